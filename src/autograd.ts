@@ -7,8 +7,12 @@
 import { runtime } from "./gpu/runtime.ts";
 import { UniformLayout } from "./gpu/uniforms.ts";
 import { empty, formatShape, ones, type Tensor } from "./tensor.ts";
-import accumulateSource from "../shaders/ops/accumulate.wgsl" with { type: "text" };
-import checkFiniteSource from "../shaders/ops/check_finite.wgsl" with { type: "text" };
+import accumulateSource from "../shaders/ops/accumulate.wgsl" with {
+  type: "text",
+};
+import checkFiniteSource from "../shaders/ops/check_finite.wgsl" with {
+  type: "text",
+};
 
 /** Computes the gradients of a node's inputs from those of its outputs. */
 export type BackwardFn = (gradOutputs: (Tensor | null)[]) => (Tensor | null)[];
@@ -57,10 +61,14 @@ export function currentModulePath(): string {
 /** Marks a tensor as a leaf that needs a gradient. */
 export function requiresGrad(t: Tensor, value = true): Tensor {
   if (t.gradFn) {
-    throw new Error(`requiresGrad() applies to leaf tensors; ${t.describe()} has a producer`);
+    throw new Error(
+      `requiresGrad() applies to leaf tensors; ${t.describe()} has a producer`,
+    );
   }
   if (value && t.dtype !== "f32") {
-    throw new Error(`Only f32 tensors can require gradients, got ${t.describe()}`);
+    throw new Error(
+      `Only f32 tensors can require gradients, got ${t.describe()}`,
+    );
   }
   t.requiresGrad = value;
   return t;
@@ -85,11 +93,19 @@ export function record(
   backward: BackwardFn,
 ): void {
   if (nanCheck.enabled) {
-    for (const out of outputs) nanCheck.check(out, `${op} forward`, currentModulePath());
+    for (const out of outputs) {
+      nanCheck.check(out, `${op} forward`, currentModulePath());
+    }
   }
   if (!gradEnabled) return;
   if (!inputs.some((t) => t !== null && t.requiresGrad)) return;
-  const node: Node = { op, module: currentModulePath(), inputs, outputs, backward };
+  const node: Node = {
+    op,
+    module: currentModulePath(),
+    inputs,
+    outputs,
+    backward,
+  };
   outputs.forEach((out, index) => {
     out.requiresGrad = true;
     out.gradFn = node;
@@ -161,7 +177,9 @@ export function backward(root: Tensor, gradOutput?: Tensor): void {
  */
 export function backwardMany(roots: Tensor[], gradOutputs?: Tensor[]): void {
   if (gradOutputs && gradOutputs.length !== roots.length) {
-    throw new Error(`backward: ${roots.length} roots but ${gradOutputs.length} gradients`);
+    throw new Error(
+      `backward: ${roots.length} roots but ${gradOutputs.length} gradients`,
+    );
   }
   const grads = new Map<Tensor, Tensor>();
   const leaves: [Tensor, Tensor][] = [];
@@ -174,7 +192,9 @@ export function backwardMany(roots: Tensor[], gradOutputs?: Tensor[]): void {
     }
     const given = gradOutputs?.[i];
     if (given && given.size !== root.size) {
-      throw new Error(`Gradient ${given.describe()} does not match ${root.describe()} in backward()`);
+      throw new Error(
+        `Gradient ${given.describe()} does not match ${root.describe()} in backward()`,
+      );
     }
     // A copy, because accumulation writes into the seed in place.
     const seed = given ? detach(given) : ones(root.shape);
@@ -187,7 +207,9 @@ export function backwardMany(roots: Tensor[], gradOutputs?: Tensor[]): void {
     }
   });
   for (const [leaf, seed] of leaves) accumulateLeaf(leaf, seed, true);
-  const starts = roots.map((r) => r.gradFn).filter((n): n is Node => n !== null);
+  const starts = roots.map((r) => r.gradFn).filter((n): n is Node =>
+    n !== null
+  );
   if (starts.length === 0) return;
   const nodes = topologicalOrder(starts).reverse();
   noGrad(() => {
@@ -201,11 +223,13 @@ function runNode(node: Node, grads: Map<Tensor, Tensor>): void {
   for (const o of node.outputs) grads.delete(o);
   if (gradOutputs.every((g) => g === null)) return;
   if (!node.backward) {
-    throw new Error(`The graph through ${node.op} was already freed by an earlier backward()`);
+    throw new Error(
+      `The graph through ${node.op} was already freed by an earlier backward()`,
+    );
   }
   node.outputs.forEach((o, i) => {
     const g = gradOutputs[i];
-    if (g) for (const hook of o.gradHooks) hook(g);
+    if (g) { for (const hook of o.gradHooks) hook(g); }
   });
   const gradInputs = node.backward(gradOutputs);
   node.backward = null;
@@ -225,13 +249,17 @@ function runNode(node: Node, grads: Map<Tensor, Tensor>): void {
     }
     if (g.size !== input.size) {
       throw new Error(
-        `${node.op} backward gave a gradient of shape ${formatShape(g.shape)} for ` +
+        `${node.op} backward gave a gradient of shape ${
+          formatShape(g.shape)
+        } for ` +
           `input ${i} of shape ${formatShape(input.shape)}`,
       );
     }
     if (gradOutputs.includes(g) || used.has(g)) g = detach(g);
     used.add(g);
-    if (nanCheck.enabled) nanCheck.check(g, `${node.op} backward (input ${i})`, node.module);
+    if (nanCheck.enabled) {
+      nanCheck.check(g, `${node.op} backward (input ${i})`, node.module);
+    }
     if (input.gradFn) {
       const existing = grads.get(input);
       if (existing) {
@@ -298,7 +326,10 @@ export const nanCheck = {
     this.labels.push(module ? `${what} in ${module}` : what);
     runtime().dispatch({
       op: "autograd.check_finite",
-      kernel: { file: "shaders/ops/check_finite.wgsl", source: checkFiniteSource },
+      kernel: {
+        file: "shaders/ops/check_finite.wgsl",
+        source: checkFiniteSource,
+      },
       uniforms: checkLayout.pack({ n: t.size, slot }),
       bindings: [t.binding(), this.flags.binding()],
       workgroups: Math.ceil(t.size / 256),
@@ -310,7 +341,10 @@ export const nanCheck = {
     if (!this.flags) return null;
     const count = this.labels.length;
     if (count === 0) return null;
-    const [bytes] = await runtime().read([{ buffer: this.flags.buffer, bytes: count * 4 }]);
+    const [bytes] = await runtime().read([{
+      buffer: this.flags.buffer,
+      bytes: count * 4,
+    }]);
     const flags = new Uint32Array(bytes);
     const first = flags.findIndex((f) => f !== 0);
     return first < 0 ? null : this.labels[first];

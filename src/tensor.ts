@@ -17,11 +17,15 @@ const scopes: Set<Tensor>[] = [];
 /** Checks that a shape is a list of non-negative integers. */
 export function checkShape(shape: Shape, what = "shape"): void {
   if (!Array.isArray(shape)) {
-    throw new Error(`${what} must be an array of integers, got ${String(shape)}`);
+    throw new Error(
+      `${what} must be an array of integers, got ${String(shape)}`,
+    );
   }
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
-      throw new Error(`${what} [${shape.join(", ")}] has an invalid dimension ${d}`);
+      throw new Error(
+        `${what} [${shape.join(", ")}] has an invalid dimension ${d}`,
+      );
     }
   }
 }
@@ -54,14 +58,22 @@ export class Tensor {
   name: string | undefined;
   #buffer: GPUBuffer | null;
 
-  constructor(shape: Shape, dtype: DType = "f32", buffer?: GPUBuffer, name?: string) {
+  constructor(
+    shape: Shape,
+    dtype: DType = "f32",
+    buffer?: GPUBuffer,
+    name?: string,
+  ) {
     checkShape(shape);
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.size = sizeOf(shape);
     this.name = name;
     this.#buffer = buffer ??
-      runtime().createBuffer(this.size * 4, name ?? `tensor${formatShape(shape)}`);
+      runtime().createBuffer(
+        this.size * 4,
+        name ?? `tensor${formatShape(shape)}`,
+      );
     scopes.at(-1)?.add(this);
   }
 
@@ -93,7 +105,9 @@ export class Tensor {
   }
 
   describe(): string {
-    return `${this.name ?? `#${this.id}`} ${this.dtype}${formatShape(this.shape)}`;
+    return `${this.name ?? `#${this.id}`} ${this.dtype}${
+      formatShape(this.shape)
+    }`;
   }
 
   /** Returns the buffer to the pool. Disposing twice is allowed. */
@@ -113,12 +127,16 @@ export class Tensor {
   /** Reads the values back (one sync). */
   async data(): Promise<Float32Array | Int32Array> {
     const [bytes] = await runtime().read([this.binding()]);
-    return this.dtype === "i32" ? new Int32Array(bytes) : new Float32Array(bytes);
+    return this.dtype === "i32"
+      ? new Int32Array(bytes)
+      : new Float32Array(bytes);
   }
 
   async item(): Promise<number> {
     if (this.size !== 1) {
-      throw new Error(`item() needs a tensor with one element, got ${this.describe()}`);
+      throw new Error(
+        `item() needs a tensor with one element, got ${this.describe()}`,
+      );
     }
     return (await this.data())[0];
   }
@@ -129,7 +147,9 @@ export class Tensor {
 }
 
 /** Reads several tensors back with one sync. */
-export async function readAll(tensors: Tensor[]): Promise<(Float32Array | Int32Array)[]> {
+export async function readAll(
+  tensors: Tensor[],
+): Promise<(Float32Array | Int32Array)[]> {
   const buffers = await runtime().read(tensors.map((t) => t.binding()));
   return buffers.map((bytes, i) =>
     tensors[i].dtype === "i32" ? new Int32Array(bytes) : new Float32Array(bytes)
@@ -145,7 +165,9 @@ function collectTensors(value: unknown, into: Set<Tensor>, depth = 0): void {
   } else if (value instanceof Map) {
     for (const item of value.values()) collectTensors(item, into, depth + 1);
   } else if (Object.getPrototypeOf(value) === Object.prototype) {
-    for (const item of Object.values(value)) collectTensors(item, into, depth + 1);
+    for (const item of Object.values(value)) {
+      collectTensors(item, into, depth + 1);
+    }
   }
 }
 
@@ -221,7 +243,9 @@ function checkData(data: ArrayLike<number>, shape: Shape): void {
   const size = sizeOf(shape);
   if (data.length !== size) {
     throw new Error(
-      `Data of length ${data.length} does not match shape ${formatShape(shape)} ` +
+      `Data of length ${data.length} does not match shape ${
+        formatShape(shape)
+      } ` +
         `(${size} elements)`,
     );
   }
@@ -236,24 +260,39 @@ export function tensor(
 ): Tensor {
   checkData(data, shape);
   const t = new Tensor(shape, dtype, undefined, name);
-  const host = dtype === "i32" ? Int32Array.from(data) : Float32Array.from(data);
+  const host = dtype === "i32"
+    ? Int32Array.from(data)
+    : Float32Array.from(data);
   runtime().upload(t.buffer, host as ArrayBufferView<ArrayBuffer>);
   return t;
 }
 
 /** A tensor with uninitialised contents, for kernel outputs. */
-export function empty(shape: Shape, dtype: DType = "f32", name?: string): Tensor {
+export function empty(
+  shape: Shape,
+  dtype: DType = "f32",
+  name?: string,
+): Tensor {
   return new Tensor(shape, dtype, undefined, name);
 }
 
-export function zeros(shape: Shape, dtype: DType = "f32", name?: string): Tensor {
+export function zeros(
+  shape: Shape,
+  dtype: DType = "f32",
+  name?: string,
+): Tensor {
   const t = new Tensor(shape, dtype, undefined, name);
   runtime().clear(t.buffer, t.bytes);
   return t;
 }
 
 export function full(shape: Shape, value: number, name?: string): Tensor {
-  return tensor(new Float32Array(sizeOf(shape)).fill(value), shape, "f32", name);
+  return tensor(
+    new Float32Array(sizeOf(shape)).fill(value),
+    shape,
+    "f32",
+    name,
+  );
 }
 
 export function ones(shape: Shape, name?: string): Tensor {

@@ -3,7 +3,10 @@ import { initRuntime, type Runtime } from "../src/gpu/runtime.ts";
 import type { Tolerance } from "../src/ops/registry.ts";
 
 /** Registers a test that needs the WebGPU runtime. */
-export function gpuTest(name: string, fn: (rt: Runtime) => Promise<void> | void): void {
+export function gpuTest(
+  name: string,
+  fn: (rt: Runtime) => Promise<void> | void,
+): void {
   Deno.test({
     name,
     // WebGPU keeps internal async work alive between tests.
@@ -27,7 +30,9 @@ export function assertClose(
   what: string,
 ): void {
   if (actual.length !== expected.length) {
-    throw new Error(`${what}: ${actual.length} values, expected ${expected.length}`);
+    throw new Error(
+      `${what}: ${actual.length} values, expected ${expected.length}`,
+    );
   }
   let worst = -1;
   let worstExcess = 0;
@@ -46,7 +51,9 @@ export function assertClose(
   }
   if (worst >= 0) {
     throw new Error(
-      `${what}: index ${worst} is ${actual[worst]}, expected ${expected[worst]} ` +
+      `${what}: index ${worst} is ${actual[worst]}, expected ${
+        expected[worst]
+      } ` +
         `(atol ${tolerance.atol}, rtol ${tolerance.rtol}; ${actual.length} values)`,
     );
   }

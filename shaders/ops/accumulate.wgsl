@@ -1,12 +1,12 @@
-// Gradient accumulation in place: target[i] += source[i] for i < n.
-// Bindings: 0 uniform {n}, 1 target (read_write), 2 source. Flat f32 arrays.
+// Gradient accumulation in place: accumulated[i] += source[i] for i < n.
+// Bindings: 0 uniform {n}, 1 accumulated (read_write), 2 source. Flat f32 arrays.
 
 struct Params {
   n: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> target: array<f32>;
+@group(0) @binding(1) var<storage, read_write> accumulated: array<f32>;
 @group(0) @binding(2) var<storage, read> source: array<f32>;
 
 @compute @workgroup_size(256)
@@ -19,5 +19,5 @@ fn main(
   if (i >= params.n) {
     return;
   }
-  target[i] = target[i] + source[i];
+  accumulated[i] = accumulated[i] + source[i];
 }

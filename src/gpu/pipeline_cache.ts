@@ -3,7 +3,12 @@
  * (file, entry point, `#if` switches, override constants). Least recently
  * used pipelines are dropped past the bound.
  */
-import { formatCompilationMessages, type KernelSpec, pipelineKey, specialize } from "./shader.ts";
+import {
+  formatCompilationMessages,
+  type KernelSpec,
+  pipelineKey,
+  specialize,
+} from "./shader.ts";
 
 export interface PipelineCacheStats {
   size: number;
@@ -45,16 +50,21 @@ export class PipelineCache {
   /** Compiles a kernel and resolves with its error text, or null when valid. */
   async check(spec: KernelSpec): Promise<string | null> {
     const code = specialize(spec);
+    this.device.pushErrorScope("validation");
     const module = this.device.createShaderModule({ code, label: spec.file });
     const info = await module.getCompilationInfo();
+    const scopeError = await this.device.popErrorScope();
     const text = formatCompilationMessages(spec, info.messages);
-    return text.length > 0 ? text : null;
+    if (text.length > 0) return text;
+    return scopeError ? `${spec.file}: ${scopeError.message.trim()}` : null;
   }
 
   #compile(spec: KernelSpec): GPUComputePipeline {
     const code = specialize(spec);
     if (this.printShaders) {
-      console.error(`// ---- ${spec.file} ${JSON.stringify(spec.defines ?? {})}\n${code}`);
+      console.error(
+        `// ---- ${spec.file} ${JSON.stringify(spec.defines ?? {})}\n${code}`,
+      );
     }
     this.device.pushErrorScope("validation");
     const module = this.device.createShaderModule({ code, label: spec.file });

@@ -61,6 +61,19 @@ export interface RuntimeOptions {
   log?: boolean;
   /** Bytes kept in the buffer pool's free lists. */
   poolCapBytes?: number;
+  /** Print every specialized shader to stderr (default: MPFNET_DEBUG_SHADERS=1). */
+  printShaders?: boolean;
+}
+
+function envFlag(name: string): boolean {
+  const deno =
+    (globalThis as { Deno?: { env: { get(k: string): string | undefined } } })
+      .Deno;
+  try {
+    return deno?.env.get(name) === "1";
+  } catch {
+    return false;
+  }
 }
 
 /** Folds a workgroup count into a grid whose dimensions stay within 65535. */
@@ -75,8 +88,9 @@ export function foldWorkgroups(count: number): [number, number, number] {
 }
 
 function backendName(): string {
-  const deno = (globalThis as { Deno?: { env: { get(k: string): string | undefined } } })
-    .Deno;
+  const deno =
+    (globalThis as { Deno?: { env: { get(k: string): string | undefined } } })
+      .Deno;
   if (!deno) return "browser";
   try {
     return deno.env.get("DENO_WEBGPU_BACKEND") ?? "default";
@@ -95,8 +109,11 @@ export class Runtime {
   #pass: GPUComputePassEncoder | null = null;
   #pending = 0;
   #transient: GPUBuffer[] = [];
-  #uniformChunks: { buffer: GPUBuffer; data: Uint8Array<ArrayBuffer>; used: number }[] =
-    [];
+  #uniformChunks: {
+    buffer: GPUBuffer;
+    data: Uint8Array<ArrayBuffer>;
+    used: number;
+  }[] = [];
   #freeUniformChunks: GPUBuffer[] = [];
   #errors: string[] = [];
   #lost: string | null = null;
@@ -112,6 +129,8 @@ export class Runtime {
     this.pool = new BufferPool(device, options.poolCapBytes);
     this.pipelines = new PipelineCache(device);
     this.dispatchesPerSubmit = options.dispatchesPerSubmit ?? 64;
+    this.pipelines.printShaders = options.printShaders ??
+      envFlag("MPFNET_DEBUG_SHADERS");
     device.lost.then((info) => {
       this.#lost = `WebGPU device lost (${info.reason}): ${info.message}; ` +
         `last operator: ${this.#lastOp}`;
@@ -119,7 +138,9 @@ export class Runtime {
     });
     device.addEventListener("uncapturederror", (event) => {
       const error = (event as GPUUncapturedErrorEvent).error;
-      this.#errors.push(`${error.message.trim()} (last operator: ${this.#lastOp})`);
+      this.#errors.push(
+        `${error.message.trim()} (last operator: ${this.#lastOp})`,
+      );
     });
   }
 
@@ -128,7 +149,9 @@ export class Runtime {
     if (!("gpu" in navigator)) {
       throw new Error("WebGPU is not available (navigator.gpu is missing)");
     }
-    const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+    const adapter = await navigator.gpu.requestAdapter({
+      powerPreference: "high-performance",
+    });
     if (!adapter) {
       throw new Error(
         "No WebGPU adapter found. On Debian install mesa-vulkan-drivers and " +
@@ -140,16 +163,24 @@ export class Runtime {
     const summary: AdapterSummary = {
       description: info.description || info.device || "unknown adapter",
       vendor: info.vendor,
-      isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
-        (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
+      isFallbackAdapter:
+        (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+          (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+          false,
       backend: backendName(),
     };
     const a = adapter.limits;
     const requiredLimits: Record<string, number> = {
       maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
       maxBufferSize: a.maxBufferSize,
-      maxStorageBuffersPerShaderStage: Math.min(a.maxStorageBuffersPerShaderStage, 10),
-      maxComputeInvocationsPerWorkgroup: Math.min(a.maxComputeInvocationsPerWorkgroup, 256),
+      maxStorageBuffersPerShaderStage: Math.min(
+        a.maxStorageBuffersPerShaderStage,
+        10,
+      ),
+      maxComputeInvocationsPerWorkgroup: Math.min(
+        a.maxComputeInvocationsPerWorkgroup,
+        256,
+      ),
       maxComputeWorkgroupSizeX: Math.min(a.maxComputeWorkgroupSizeX, 256),
       maxComputeWorkgroupSizeY: Math.min(a.maxComputeWorkgroupSizeY, 256),
       maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
@@ -168,7 +199,9 @@ export class Runtime {
   createBuffer(bytes: number, label: string): GPUBuffer {
     const max = this.limits.maxBufferSize;
     if (bytes > max) {
-      throw new Error(`${label}: buffer of ${bytes} bytes exceeds maxBufferSize ${max}`);
+      throw new Error(
+        `${label}: buffer of ${bytes} bytes exceeds maxBufferSize ${max}`,
+      );
     }
     return this.pool.acquire(Math.max(bytes, 4), STORAGE_USAGE, label);
   }
@@ -178,13 +211,33 @@ export class Runtime {
   }
 
   /** Records a copy of host data into `buffer`, ordered with the dispatches. */
-  upload(buffer: GPUBuffer, data: ArrayBufferView<ArrayBuffer>, offset = 0): void {
+  upload(
+    buffer: GPUBuffer,
+    data: ArrayBufferView<ArrayBuffer>,
+    offset = 0,
+  ): void {
     const bytes = Math.ceil(data.byteLength / 4) * 4;
     if (bytes === 0) return;
-    const staging = this.pool.acquire(bytes, UPLOAD_USAGE, `upload:${buffer.label}`);
-    this.device.queue.writeBuffer(staging, 0, data.buffer, data.byteOffset, data.byteLength);
+    const staging = this.pool.acquire(
+      bytes,
+      UPLOAD_USAGE,
+      `upload:${buffer.label}`,
+    );
+    this.device.queue.writeBuffer(
+      staging,
+      0,
+      data.buffer,
+      data.byteOffset,
+      data.byteLength,
+    );
     this.#endPass();
-    this.#commandEncoder().copyBufferToBuffer(staging, 0, buffer, offset, bytes);
+    this.#commandEncoder().copyBufferToBuffer(
+      staging,
+      0,
+      buffer,
+      offset,
+      bytes,
+    );
     this.#transient.push(staging);
   }
 
@@ -197,7 +250,13 @@ export class Runtime {
   }
 
   /** Records a buffer-to-buffer copy. */
-  copy(source: GPUBuffer, destination: GPUBuffer, bytes: number, sourceOffset = 0, destinationOffset = 0): void {
+  copy(
+    source: GPUBuffer,
+    destination: GPUBuffer,
+    bytes: number,
+    sourceOffset = 0,
+    destinationOffset = 0,
+  ): void {
     const size = Math.ceil(bytes / 4) * 4;
     if (size === 0) return;
     this.#endPass();
@@ -218,7 +277,9 @@ export class Runtime {
     for (const [index, binding] of d.bindings.entries()) {
       if (binding.bytes > maxBinding) {
         throw new Error(
-          `${d.op}: binding ${index + 1} needs ${binding.bytes} bytes, above the ` +
+          `${d.op}: binding ${
+            index + 1
+          } needs ${binding.bytes} bytes, above the ` +
             `adapter's maxStorageBufferBindingSize ${maxBinding}` +
             (d.shapes ? ` (shapes ${d.shapes})` : "") +
             "; use a smaller batch or input size",
@@ -281,7 +342,13 @@ export class Runtime {
     const commands = this.#encoder.finish();
     this.#encoder = null;
     for (const chunk of this.#uniformChunks) {
-      this.device.queue.writeBuffer(chunk.buffer, 0, chunk.data.buffer, 0, chunk.used);
+      this.device.queue.writeBuffer(
+        chunk.buffer,
+        0,
+        chunk.data.buffer,
+        0,
+        chunk.used,
+      );
       this.#freeUniformChunks.push(chunk.buffer);
     }
     this.#uniformChunks = [];
@@ -298,21 +365,30 @@ export class Runtime {
   async read(buffers: Binding[]): Promise<ArrayBuffer[]> {
     const staging = buffers.map((b) => {
       const bytes = Math.max(4, Math.ceil(b.bytes / 4) * 4);
-      const target = this.pool.acquire(bytes, READ_USAGE, `read:${b.buffer.label}`);
+      const target = this.pool.acquire(
+        bytes,
+        READ_USAGE,
+        `read:${b.buffer.label}`,
+      );
       this.copy(b.buffer, target, bytes);
       return { target, bytes };
     });
     this.flush();
     this.#counters.syncs++;
     try {
-      await Promise.all(staging.map((s) => s.target.mapAsync(GPUMapMode.READ, 0, s.bytes)));
+      await Promise.all(
+        staging.map((s) => s.target.mapAsync(GPUMapMode.READ, 0, s.bytes)),
+      );
     } catch (error) {
       this.#throwIfFailed();
       throw error;
     }
     this.#throwIfFailed();
     const results = staging.map((s, index) => {
-      const copy = s.target.getMappedRange(0, s.bytes).slice(0, buffers[index].bytes);
+      const copy = s.target.getMappedRange(0, s.bytes).slice(
+        0,
+        buffers[index].bytes,
+      );
       s.target.unmap();
       this.pool.release(s.target);
       return copy;
@@ -376,7 +452,10 @@ export class Runtime {
     const align = this.limits.minUniformBufferOffsetAlignment;
     const size = Math.ceil(data.byteLength / 16) * 16;
     let chunk = this.#uniformChunks.at(-1);
-    if (!chunk || Math.ceil(chunk.used / align) * align + size > UNIFORM_CHUNK_BYTES) {
+    if (
+      !chunk ||
+      Math.ceil(chunk.used / align) * align + size > UNIFORM_CHUNK_BYTES
+    ) {
       const buffer = this.#freeUniformChunks.pop() ??
         this.device.createBuffer({
           size: UNIFORM_CHUNK_BYTES,
@@ -411,7 +490,9 @@ export function initRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
 /** The shared runtime; `await initRuntime()` must have run first. */
 export function runtime(): Runtime {
   if (!current) {
-    throw new Error("The WebGPU runtime is not initialised; call `await initRuntime()` first");
+    throw new Error(
+      "The WebGPU runtime is not initialised; call `await initRuntime()` first",
+    );
   }
   return current;
 }

@@ -25,7 +25,8 @@ export function specialize(spec: KernelSpec): string {
   const defines = spec.defines ?? {};
   const strings: string[] = [];
   const values: boolean[] = [];
-  const pattern = /^([ \t]*#(?:el)?if[ \t]+)(!?)([A-Za-z_][A-Za-z0-9_]*)[ \t]*$/gm;
+  const pattern =
+    /^([ \t]*#(?:el)?if[ \t]+)(!?)([A-Za-z_][A-Za-z0-9_]*)[ \t]*$/gm;
   let last = 0;
   for (const match of spec.source.matchAll(pattern)) {
     const name = match[3];
@@ -51,7 +52,12 @@ export function specialize(spec: KernelSpec): string {
 export function pipelineKey(spec: KernelSpec): string {
   const defines = Object.entries(spec.defines ?? {}).sort();
   const constants = Object.entries(spec.constants ?? {}).sort();
-  return JSON.stringify([spec.file, spec.entryPoint ?? "main", defines, constants]);
+  return JSON.stringify([
+    spec.file,
+    spec.entryPoint ?? "main",
+    defines,
+    constants,
+  ]);
 }
 
 /** Formats compilation messages with the line numbers of the original file. */

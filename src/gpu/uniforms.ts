@@ -52,20 +52,30 @@ export class UniformLayout {
       const align = components === 1 ? 4 : components === 2 ? 8 : 16;
       // Arrays of vec4 have a 16-byte stride, so 8 components take 32 bytes.
       offset = Math.ceil(offset / align) * align;
-      this.fields.push({ name, type, offset, components, scalar: scalarOf(type) });
+      this.fields.push({
+        name,
+        type,
+        offset,
+        components,
+        scalar: scalarOf(type),
+      });
       offset += components * 4;
     }
     this.byteSize = Math.max(16, Math.ceil(offset / 16) * 16);
   }
 
   /** Packs values by field name; a vector field takes a number array. */
-  pack(values: Record<string, number | readonly number[]>): Uint8Array<ArrayBuffer> {
+  pack(
+    values: Record<string, number | readonly number[]>,
+  ): Uint8Array<ArrayBuffer> {
     const bytes = new ArrayBuffer(this.byteSize);
     const view = new DataView(bytes);
     for (const field of this.fields) {
       const value = values[field.name];
       if (value === undefined) {
-        throw new Error(`Uniform field '${field.name}' (${field.type}) has no value`);
+        throw new Error(
+          `Uniform field '${field.name}' (${field.type}) has no value`,
+        );
       }
       const items = typeof value === "number" ? [value] : value;
       if (items.length !== field.components) {
@@ -84,12 +94,18 @@ export class UniformLayout {
           view.setFloat32(at, item, true);
         } else if (field.scalar === "u32") {
           if (!Number.isInteger(item) || item < 0 || item > 0xffffffff) {
-            throw new Error(`Uniform field '${field.name}' must be a u32, got ${item}`);
+            throw new Error(
+              `Uniform field '${field.name}' must be a u32, got ${item}`,
+            );
           }
           view.setUint32(at, item, true);
         } else {
-          if (!Number.isInteger(item) || item < -0x80000000 || item > 0x7fffffff) {
-            throw new Error(`Uniform field '${field.name}' must be an i32, got ${item}`);
+          if (
+            !Number.isInteger(item) || item < -0x80000000 || item > 0x7fffffff
+          ) {
+            throw new Error(
+              `Uniform field '${field.name}' must be an i32, got ${item}`,
+            );
           }
           view.setInt32(at, item, true);
         }
@@ -101,7 +117,9 @@ export class UniformLayout {
 
 function padTo8(items: readonly number[], name: string): number[] {
   if (items.length > 8) {
-    throw new Error(`Uniform field '${name}' holds at most 8 values, got ${items.length}`);
+    throw new Error(
+      `Uniform field '${name}' holds at most 8 values, got ${items.length}`,
+    );
   }
   return [...items, ...new Array(8 - items.length).fill(0)];
 }

@@ -6,7 +6,11 @@ import { requiresGrad, withModule } from "../autograd.ts";
 import type { Tensor } from "../tensor.ts";
 
 /** Called with the module path, the parameter name and its gradient. */
-export type GradHook = (modulePath: string, parameter: string, grad: Tensor) => void;
+export type GradHook = (
+  modulePath: string,
+  parameter: string,
+  grad: Tensor,
+) => void;
 
 export abstract class Module {
   training = true;
@@ -50,7 +54,9 @@ export abstract class Module {
     const out = new Map<string, Tensor>();
     for (const [name, t] of this.#parameters) out.set(prefix + name, t);
     for (const [name, child] of this.#children) {
-      for (const [path, t] of child.namedParameters(`${prefix}${name}.`)) out.set(path, t);
+      for (const [path, t] of child.namedParameters(`${prefix}${name}.`)) {
+        out.set(path, t);
+      }
     }
     return out;
   }
@@ -60,7 +66,9 @@ export abstract class Module {
     const out = new Map<string, Tensor>();
     for (const [name, t] of this.#buffers) out.set(prefix + name, t);
     for (const [name, child] of this.#children) {
-      for (const [path, t] of child.namedBuffers(`${prefix}${name}.`)) out.set(path, t);
+      for (const [path, t] of child.namedBuffers(`${prefix}${name}.`)) {
+        out.set(path, t);
+      }
     }
     return out;
   }

@@ -15,11 +15,16 @@ export function sizeOfShape(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-export function cpuTensor(shape: readonly number[], data?: ArrayLike<number>): CpuTensor {
+export function cpuTensor(
+  shape: readonly number[],
+  data?: ArrayLike<number>,
+): CpuTensor {
   const size = sizeOfShape(shape);
   const values = data ? Float64Array.from(data) : new Float64Array(size);
   if (values.length !== size) {
-    throw new Error(`CPU tensor data of length ${values.length} does not match [${shape}]`);
+    throw new Error(
+      `CPU tensor data of length ${values.length} does not match [${shape}]`,
+    );
   }
   return { shape: [...shape], data: values };
 }
@@ -42,7 +47,9 @@ export function randomTensor(
 /** Row-major strides of a shape. */
 export function stridesOf(shape: readonly number[]): number[] {
   const strides = new Array(shape.length).fill(1);
-  for (let d = shape.length - 2; d >= 0; d--) strides[d] = strides[d + 1] * shape[d + 1];
+  for (let d = shape.length - 2; d >= 0; d--) {
+    strides[d] = strides[d + 1] * shape[d + 1];
+  }
   return strides;
 }
 
@@ -56,7 +63,10 @@ export function unravel(offset: number, shape: readonly number[]): number[] {
   return index;
 }
 
-export function mapTensor(t: CpuTensor, fn: (x: number, i: number) => number): CpuTensor {
+export function mapTensor(
+  t: CpuTensor,
+  fn: (x: number, i: number) => number,
+): CpuTensor {
   const out = cpuTensor(t.shape);
   for (let i = 0; i < t.data.length; i++) out.data[i] = fn(t.data[i], i);
   return out;
@@ -64,11 +74,18 @@ export function mapTensor(t: CpuTensor, fn: (x: number, i: number) => number): C
 
 /** Rounds every value to float32, as the GPU sees it. */
 export function toF32(t: CpuTensor): CpuTensor {
-  return { ...t, shape: [...t.shape], data: Float64Array.from(Float32Array.from(t.data)) };
+  return {
+    ...t,
+    shape: [...t.shape],
+    data: Float64Array.from(Float32Array.from(t.data)),
+  };
 }
 
 /** Shape of broadcasting `a` and `b` (NumPy rules). */
-export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
+export function broadcastShapes(
+  a: readonly number[],
+  b: readonly number[],
+): number[] {
   const rank = Math.max(a.length, b.length);
   const out: number[] = [];
   for (let i = 0; i < rank; i++) {

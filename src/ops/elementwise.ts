@@ -7,16 +7,22 @@ import { record } from "../autograd.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { UniformLayout } from "../gpu/uniforms.ts";
 import { empty, formatShape, type Shape, Tensor, tensor } from "../tensor.ts";
-import unaryForwardSource from "../../shaders/ops/unary_forward.wgsl" with { type: "text" };
-import unaryBackwardSource from "../../shaders/ops/unary_backward.wgsl" with { type: "text" };
-import binarySource from "../../shaders/ops/broadcast_binary.wgsl" with { type: "text" };
+import unaryForwardSource from "../../shaders/ops/unary_forward.wgsl" with {
+  type: "text",
+};
+import unaryBackwardSource from "../../shaders/ops/unary_backward.wgsl" with {
+  type: "text",
+};
+import binarySource from "../../shaders/ops/broadcast_binary.wgsl" with {
+  type: "text",
+};
 import binaryBackwardSource from "../../shaders/ops/broadcast_binary_backward.wgsl" with {
   type: "text",
 };
 import {
   broadcastShapes,
-  cpuTensor,
   type CpuTensor,
+  cpuTensor,
   mapTensor,
   randomTensor,
   stridesOf,
@@ -39,8 +45,12 @@ const ACTIVATIONS = {
 type Activation = keyof typeof ACTIVATIONS;
 
 function checkF32(x: Tensor, op: string): void {
-  if (!(x instanceof Tensor)) throw new Error(`${op} expects a Tensor, got ${String(x)}`);
-  if (x.dtype !== "f32") throw new Error(`${op} expects an f32 tensor, got ${x.describe()}`);
+  if (!(x instanceof Tensor)) {
+    throw new Error(`${op} expects a Tensor, got ${String(x)}`);
+  }
+  if (x.dtype !== "f32") {
+    throw new Error(`${op} expects an f32 tensor, got ${x.describe()}`);
+  }
 }
 
 function activation(name: Activation, x: Tensor): Tensor {
@@ -107,8 +117,16 @@ export function broadcastStrides(shape: Shape, out: Shape): number[] {
   });
 }
 
-function binaryUniforms(a: Shape, b: Shape, out: Shape): Uint8Array<ArrayBuffer> {
-  if (out.length > 8) throw new Error(`Broadcasting supports rank 8 at most, got ${formatShape(out)}`);
+function binaryUniforms(
+  a: Shape,
+  b: Shape,
+  out: Shape,
+): Uint8Array<ArrayBuffer> {
+  if (out.length > 8) {
+    throw new Error(
+      `Broadcasting supports rank 8 at most, got ${formatShape(out)}`,
+    );
+  }
   return binaryLayout.pack({
     n: out.reduce((x, y) => x * y, 1),
     rank: out.length,
@@ -122,7 +140,11 @@ function toTensor(value: Tensor | number): Tensor {
   return value instanceof Tensor ? value : tensor([value], [1]);
 }
 
-function binary(name: Binary, aIn: Tensor | number, bIn: Tensor | number): Tensor {
+function binary(
+  name: Binary,
+  aIn: Tensor | number,
+  bIn: Tensor | number,
+): Tensor {
   const a = toTensor(aIn);
   const b = toTensor(bIn);
   checkF32(a, name);
@@ -132,7 +154,9 @@ function binary(name: Binary, aIn: Tensor | number, bIn: Tensor | number): Tenso
     shape = broadcastShapes(a.shape, b.shape);
   } catch {
     throw new Error(
-      `${name}: shapes ${formatShape(a.shape)} and ${formatShape(b.shape)} cannot be broadcast`,
+      `${name}: shapes ${formatShape(a.shape)} and ${
+        formatShape(b.shape)
+      } cannot be broadcast`,
     );
   }
   const y = empty(shape, "f32", name);
@@ -174,10 +198,14 @@ function binary(name: Binary, aIn: Tensor | number, bIn: Tensor | number): Tenso
   return y;
 }
 
-export const add = (a: Tensor | number, b: Tensor | number): Tensor => binary("add", a, b);
-export const sub = (a: Tensor | number, b: Tensor | number): Tensor => binary("sub", a, b);
-export const mul = (a: Tensor | number, b: Tensor | number): Tensor => binary("mul", a, b);
-export const div = (a: Tensor | number, b: Tensor | number): Tensor => binary("div", a, b);
+export const add = (a: Tensor | number, b: Tensor | number): Tensor =>
+  binary("add", a, b);
+export const sub = (a: Tensor | number, b: Tensor | number): Tensor =>
+  binary("sub", a, b);
+export const mul = (a: Tensor | number, b: Tensor | number): Tensor =>
+  binary("mul", a, b);
+export const div = (a: Tensor | number, b: Tensor | number): Tensor =>
+  binary("div", a, b);
 
 /**
  * Broadcasts `x` to `shape`, times `scale`, without recording a node (used by
@@ -232,7 +260,13 @@ function cpuActivationDerivative(name: Activation, v: number): number {
 }
 
 /** Random values kept at least `gap` away from the given kinks. */
-function awayFromKinks(rng: import("../util/rng.ts").Rng, shape: number[], kinks: number[], low: number, high: number): CpuTensor {
+function awayFromKinks(
+  rng: import("../util/rng.ts").Rng,
+  shape: number[],
+  kinks: number[],
+  low: number,
+  high: number,
+): CpuTensor {
   const t = randomTensor(rng, shape, low, high);
   for (let i = 0; i < t.data.length; i++) {
     for (const k of kinks) {
@@ -313,7 +347,12 @@ function cpuBinaryForward(name: Binary, a: CpuTensor, b: CpuTensor): CpuTensor {
   return out;
 }
 
-function cpuBinaryBackward(name: Binary, a: CpuTensor, b: CpuTensor, g: CpuTensor): CpuTensor[] {
+function cpuBinaryBackward(
+  name: Binary,
+  a: CpuTensor,
+  b: CpuTensor,
+  g: CpuTensor,
+): CpuTensor[] {
   const shape = g.shape;
   const ga = cpuTensor(shape);
   const gb = cpuTensor(shape);
@@ -347,7 +386,10 @@ for (const name of Object.keys(BINARY) as Binary[]) {
     family: "elementwise",
     inputs: [{ name: "a" }, { name: "b" }],
     forwardKernels: ["shaders/ops/broadcast_binary.wgsl"],
-    backwardKernels: ["shaders/ops/broadcast_binary_backward.wgsl", "shaders/ops/reduce_sum.wgsl"],
+    backwardKernels: [
+      "shaders/ops/broadcast_binary_backward.wgsl",
+      "shaders/ops/reduce_sum.wgsl",
+    ],
     gpu: ([a, b]) => binary(name, a!, b!),
     cpu: {
       forward: ([a, b]) => [cpuBinaryForward(name, a!, b!)],
@@ -356,19 +398,35 @@ for (const name of Object.keys(BINARY) as Binary[]) {
     cases: (rng) => {
       const divisor = (shape: number[]) => {
         const t = randomTensor(rng, shape, 0.5, 2);
-        for (let i = 0; i < t.data.length; i++) if (rng.next() < 0.5) t.data[i] *= -1;
+        for (let i = 0; i < t.data.length; i++) {
+          if (rng.next() < 0.5) t.data[i] *= -1;
+        }
         return t;
       };
-      const right = name === "div" ? divisor : (s: number[]) => randomTensor(rng, s);
+      const right = name === "div"
+        ? divisor
+        : (s: number[]) => randomTensor(rng, s);
       return [
-        { label: "same shape", inputs: [randomTensor(rng, [2, 3, 5]), right([2, 3, 5])], attrs: {} },
+        {
+          label: "same shape",
+          inputs: [randomTensor(rng, [2, 3, 5]), right([2, 3, 5])],
+          attrs: {},
+        },
         {
           label: "per-channel NCDHW",
           inputs: [randomTensor(rng, [2, 3, 2, 3, 5]), right([1, 3, 1, 1, 1])],
           attrs: {},
         },
-        { label: "both broadcast", inputs: [randomTensor(rng, [4, 1]), right([3])], attrs: {} },
-        { label: "scalar operand", inputs: [randomTensor(rng, [1]), right([5, 7])], attrs: {} },
+        {
+          label: "both broadcast",
+          inputs: [randomTensor(rng, [4, 1]), right([3])],
+          attrs: {},
+        },
+        {
+          label: "scalar operand",
+          inputs: [randomTensor(rng, [1]), right([5, 7])],
+          attrs: {},
+        },
       ];
     },
     tolerance: ELEMENTWISE_TOLERANCE,

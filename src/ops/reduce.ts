@@ -6,9 +6,23 @@
 import { record } from "../autograd.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { UniformLayout } from "../gpu/uniforms.ts";
-import { empty, formatShape, type Shape, type Tensor, tensor } from "../tensor.ts";
-import reduceSource from "../../shaders/ops/reduce_sum.wgsl" with { type: "text" };
-import { cpuTensor, type CpuTensor, randomTensor, stridesOf, unravel } from "./cpu_tensor.ts";
+import {
+  empty,
+  formatShape,
+  type Shape,
+  type Tensor,
+  tensor,
+} from "../tensor.ts";
+import reduceSource from "../../shaders/ops/reduce_sum.wgsl" with {
+  type: "text",
+};
+import {
+  type CpuTensor,
+  cpuTensor,
+  randomTensor,
+  stridesOf,
+  unravel,
+} from "./cpu_tensor.ts";
 import { ACCUMULATING_TOLERANCE, defineOp } from "./registry.ts";
 import { expandTo } from "./elementwise.ts";
 
@@ -25,7 +39,10 @@ const reduceLayout = new UniformLayout([
   ["red_shape", "array<vec4<u32>,2>"],
   ["red_strides", "array<vec4<u32>,2>"],
 ]);
-const reduceKernel = { file: "shaders/ops/reduce_sum.wgsl", source: reduceSource };
+const reduceKernel = {
+  file: "shaders/ops/reduce_sum.wgsl",
+  source: reduceSource,
+};
 
 interface Dims {
   shape: number[];
@@ -48,7 +65,9 @@ function dispatchReduce(
   }
   const chunk = Math.ceil(count / chunks);
   const rt = runtime();
-  const target = chunks === 1 ? result : empty([nOut * chunks], "f32", `${op}.partial`);
+  const target = chunks === 1
+    ? result
+    : empty([nOut * chunks], "f32", `${op}.partial`);
   rt.dispatch({
     op,
     kernel: reduceKernel,
@@ -94,12 +113,17 @@ function dispatchReduce(
 }
 
 /** Normalises axes (negative counts from the end) and checks them. */
-export function normalizeAxes(axes: readonly number[] | undefined, rank: number): number[] {
+export function normalizeAxes(
+  axes: readonly number[] | undefined,
+  rank: number,
+): number[] {
   if (axes === undefined) return [...Array(rank).keys()];
   const result = axes.map((a) => (a < 0 ? a + rank : a));
   for (const [i, a] of result.entries()) {
     if (!Number.isInteger(a) || a < 0 || a >= rank) {
-      throw new Error(`Axis ${axes[i]} is out of range for a tensor of rank ${rank}`);
+      throw new Error(
+        `Axis ${axes[i]} is out of range for a tensor of rank ${rank}`,
+      );
     }
   }
   if (new Set(result).size !== result.length) {
@@ -108,7 +132,11 @@ export function normalizeAxes(axes: readonly number[] | undefined, rank: number)
   return result.sort((a, b) => a - b);
 }
 
-function reducedShape(shape: Shape, axes: number[], keepDims: boolean): number[] {
+function reducedShape(
+  shape: Shape,
+  axes: number[],
+  keepDims: boolean,
+): number[] {
   const out: number[] = [];
   shape.forEach((d, i) => {
     if (!axes.includes(i)) out.push(d);
@@ -117,7 +145,13 @@ function reducedShape(shape: Shape, axes: number[], keepDims: boolean): number[]
   return out;
 }
 
-function reduceAxes(op: string, x: Tensor, axes: number[], scale: number, outShape: number[]): Tensor {
+function reduceAxes(
+  op: string,
+  x: Tensor,
+  axes: number[],
+  scale: number,
+  outShape: number[],
+): Tensor {
   const strides = stridesOf(x.shape);
   const out: Dims = { shape: [], strides: [] };
   const reduced: Dims = { shape: [], strides: [] };
@@ -138,7 +172,11 @@ function reduceAxes(op: string, x: Tensor, axes: number[], scale: number, outSha
 export function sumToShape(g: Tensor, shape: Shape): Tensor {
   const offset = g.rank - shape.length;
   if (offset < 0) {
-    throw new Error(`Cannot sum ${g.describe()} down to the larger rank ${formatShape(shape)}`);
+    throw new Error(
+      `Cannot sum ${g.describe()} down to the larger rank ${
+        formatShape(shape)
+      }`,
+    );
   }
   const axes: number[] = [];
   g.shape.forEach((d, i) => {
@@ -152,7 +190,11 @@ export interface ReduceOptions {
   keepDims?: boolean;
 }
 
-function reduceOp(name: "sum" | "mean", x: Tensor, options: ReduceOptions): Tensor {
+function reduceOp(
+  name: "sum" | "mean",
+  x: Tensor,
+  options: ReduceOptions,
+): Tensor {
   const axes = normalizeAxes(options.axes, x.rank);
   const count = axes.reduce((n, a) => n * x.shape[a], 1);
   const scale = name === "mean" ? 1 / Math.max(count, 1) : 1;
@@ -186,7 +228,11 @@ export function scalar(value: number): Tensor {
 
 // ---- CPU reference ----
 
-function cpuReduce(x: CpuTensor, options: ReduceOptions, mean: boolean): CpuTensor {
+function cpuReduce(
+  x: CpuTensor,
+  options: ReduceOptions,
+  mean: boolean,
+): CpuTensor {
   const axes = normalizeAxes(options.axes, x.shape.length);
   const keep = reducedShape(x.shape, axes, true);
   const out = cpuTensor(keep);
@@ -202,7 +248,12 @@ function cpuReduce(x: CpuTensor, options: ReduceOptions, mean: boolean): CpuTens
   return out;
 }
 
-function cpuReduceBackward(x: CpuTensor, options: ReduceOptions, g: CpuTensor, mean: boolean): CpuTensor {
+function cpuReduceBackward(
+  x: CpuTensor,
+  options: ReduceOptions,
+  g: CpuTensor,
+  mean: boolean,
+): CpuTensor {
   const axes = normalizeAxes(options.axes, x.shape.length);
   const keep = reducedShape(x.shape, axes, true);
   const keepStrides = stridesOf(keep);
@@ -237,7 +288,11 @@ for (const name of ["sum", "mean"] as const) {
         inputs: [randomTensor(rng, [2, 3, 2, 3, 5])],
         attrs: { axes: [0, 2, 3, 4], keepDims: true },
       },
-      { label: "negative axis", inputs: [randomTensor(rng, [4, 7])], attrs: { axes: [-1] } },
+      {
+        label: "negative axis",
+        inputs: [randomTensor(rng, [4, 7])],
+        attrs: { axes: [-1] },
+      },
       {
         label: "two-pass reduction",
         inputs: [randomTensor(rng, [3, 3000])],

@@ -78,7 +78,9 @@ const registry = new Map<string, AnyOpDefinition>();
 
 export function defineOp<A>(definition: OpDefinition<A>): OpDefinition<A> {
   const { name } = definition;
-  if (registry.has(name)) throw new Error(`Operator '${name}' is defined twice`);
+  if (registry.has(name)) {
+    throw new Error(`Operator '${name}' is defined twice`);
+  }
   if (definition.backwardKernels.length === 0 && !definition.noGradient) {
     throw new Error(
       `Operator '${name}' has no backward kernels; add them or set noGradient ` +
@@ -86,7 +88,9 @@ export function defineOp<A>(definition: OpDefinition<A>): OpDefinition<A> {
     );
   }
   if (!definition.noGradient && !definition.cpu.backward) {
-    throw new Error(`Operator '${name}' has a backward but no CPU reference gradient`);
+    throw new Error(
+      `Operator '${name}' has a backward but no CPU reference gradient`,
+    );
   }
   registry.set(name, definition);
   return definition;

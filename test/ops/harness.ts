@@ -23,7 +23,11 @@ const FD_TOLERANCE: Tolerance = { atol: 1e-6, rtol: 1e-5 };
 /** Elements probed per input by the finite-difference check. */
 const FD_SAMPLES = 48;
 
-function isDifferentiable(op: AnyOpDefinition, index: number, input: CpuTensor | null): boolean {
+function isDifferentiable(
+  op: AnyOpDefinition,
+  index: number,
+  input: CpuTensor | null,
+): boolean {
   if (!input || input.dtype === "i32") return false;
   return op.inputs[index]?.differentiable !== false;
 }
@@ -31,14 +35,22 @@ function isDifferentiable(op: AnyOpDefinition, index: number, input: CpuTensor |
 function weightedSum(outputs: CpuTensor[], weights: CpuTensor[]): number {
   let total = 0;
   outputs.forEach((out, k) => {
-    for (let i = 0; i < out.data.length; i++) total += out.data[i] * weights[k].data[i];
+    for (let i = 0; i < out.data.length; i++) {
+      total += out.data[i] * weights[k].data[i];
+    }
   });
   return total;
 }
 
 /** Checks the CPU reference gradient against central differences of its forward. */
-export function checkFiniteDifferences(op: AnyOpDefinition, c: OpCase<unknown>, seed: number): void {
-  if (!op.cpu.backward) throw new Error(`${op.name} has no CPU reference gradient`);
+export function checkFiniteDifferences(
+  op: AnyOpDefinition,
+  c: OpCase<unknown>,
+  seed: number,
+): void {
+  if (!op.cpu.backward) {
+    throw new Error(`${op.name} has no CPU reference gradient`);
+  }
   const rng = new Rng(seed);
   const outputs = op.cpu.forward(c.inputs, c.attrs);
   const weights = outputs.map((o) => randomTensor(rng, o.shape));
@@ -47,7 +59,11 @@ export function checkFiniteDifferences(op: AnyOpDefinition, c: OpCase<unknown>, 
   c.inputs.forEach((input, index) => {
     if (!input || !isDifferentiable(op, index, input)) return;
     const grad = analytic[index];
-    if (!grad) throw new Error(`${op.name}: CPU backward gave no gradient for input ${index}`);
+    if (!grad) {
+      throw new Error(
+        `${op.name}: CPU backward gave no gradient for input ${index}`,
+      );
+    }
     const probes = input.data.length <= FD_SAMPLES
       ? [...input.data.keys()]
       : Array.from({ length: FD_SAMPLES }, () => rng.int(input.data.length));
@@ -63,13 +79,25 @@ export function checkFiniteDifferences(op: AnyOpDefinition, c: OpCase<unknown>, 
       numeric.push((plus - minus) / (2 * h));
       expected.push(grad.data[j]);
     }
-    assertClose(expected, numeric, FD_TOLERANCE, `${op.name} (${c.label}) d/d${op.inputs[index].name}`);
+    assertClose(
+      expected,
+      numeric,
+      FD_TOLERANCE,
+      `${op.name} (${c.label}) d/d${op.inputs[index].name}`,
+    );
   });
 }
 
-function upload(input: CpuTensor | null, differentiable: boolean): Tensor | null {
+function upload(
+  input: CpuTensor | null,
+  differentiable: boolean,
+): Tensor | null {
   if (!input) return null;
-  const t = tensor(input.data, input.shape, input.dtype === "i32" ? "i32" : "f32");
+  const t = tensor(
+    input.data,
+    input.shape,
+    input.dtype === "i32" ? "i32" : "f32",
+  );
   if (differentiable) requiresGrad(t);
   return t;
 }
@@ -90,7 +118,9 @@ export async function runOnGpu(
   let outputCount = 0;
   let gradIndex: number[] = [];
   const tensors = scope(() => {
-    const gpuInputs = inputs.map((x, i) => upload(x, gradOutputs !== null && isDifferentiable(op, i, x)));
+    const gpuInputs = inputs.map((x, i) =>
+      upload(x, gradOutputs !== null && isDifferentiable(op, i, x))
+    );
     const result = op.gpu(gpuInputs, attrs);
     const outputs = Array.isArray(result) ? result : [result];
     outputCount = outputs.length;
@@ -123,7 +153,11 @@ export async function runOnGpu(
 }
 
 /** Runs the WebGPU kernels and the CPU reference on the same f32 inputs and compares. */
-export async function checkGpuAgainstCpu(op: AnyOpDefinition, c: OpCase<unknown>, seed: number): Promise<void> {
+export async function checkGpuAgainstCpu(
+  op: AnyOpDefinition,
+  c: OpCase<unknown>,
+  seed: number,
+): Promise<void> {
   const rng = new Rng(seed);
   const inputs = c.inputs.map((x) => (x && x.dtype !== "i32" ? toF32(x) : x));
   const expectedOutputs = op.cpu.forward(inputs, c.attrs);
@@ -134,10 +168,17 @@ export async function checkGpuAgainstCpu(op: AnyOpDefinition, c: OpCase<unknown>
   const result = await runOnGpu(op, inputs, c.attrs, gradOutputs);
   const tolerance = op.tolerance ?? ELEMENTWISE_TOLERANCE;
   if (result.outputs.length !== expectedOutputs.length) {
-    throw new Error(`${op.name}: ${result.outputs.length} outputs, expected ${expectedOutputs.length}`);
+    throw new Error(
+      `${op.name}: ${result.outputs.length} outputs, expected ${expectedOutputs.length}`,
+    );
   }
   expectedOutputs.forEach((expected, k) => {
-    assertClose(result.outputs[k], expected.data, tolerance, `${op.name} (${c.label}) output ${k}`);
+    assertClose(
+      result.outputs[k],
+      expected.data,
+      tolerance,
+      `${op.name} (${c.label}) output ${k}`,
+    );
   });
   if (!gradOutputs) return;
   const expectedGrads = op.cpu.backward!(inputs, c.attrs, gradOutputs);
@@ -146,8 +187,15 @@ export async function checkGpuAgainstCpu(op: AnyOpDefinition, c: OpCase<unknown>
     const actual = result.gradInputs[i];
     const expected = expectedGrads[i];
     if (!actual || !expected) {
-      throw new Error(`${op.name} (${c.label}): no gradient for input ${op.inputs[i].name}`);
+      throw new Error(
+        `${op.name} (${c.label}): no gradient for input ${op.inputs[i].name}`,
+      );
     }
-    assertClose(actual, expected.data, tolerance, `${op.name} (${c.label}) d/d${op.inputs[i].name}`);
+    assertClose(
+      actual,
+      expected.data,
+      tolerance,
+      `${op.name} (${c.label}) d/d${op.inputs[i].name}`,
+    );
   });
 }

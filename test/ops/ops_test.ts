@@ -8,7 +8,11 @@ import { getOp, listOps, type Tolerance } from "../../src/ops/registry.ts";
 import { ELEMENTWISE_TOLERANCE } from "../../src/ops/registry.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { assertClose, gpuTest } from "../helpers.ts";
-import { checkFiniteDifferences, checkGpuAgainstCpu, runOnGpu } from "./harness.ts";
+import {
+  checkFiniteDifferences,
+  checkGpuAgainstCpu,
+  runOnGpu,
+} from "./harness.ts";
 import { loadTorchFixtures, toCpu } from "./torch_fixtures.ts";
 
 for (const op of listOps()) {
@@ -22,7 +26,9 @@ for (const op of listOps()) {
     });
   }
   gpuTest(`${op.name}: WebGPU matches the CPU reference`, async () => {
-    for (const [k, c] of cases.entries()) await checkGpuAgainstCpu(op, c, 200 + k);
+    for (const [k, c] of cases.entries()) {
+      await checkGpuAgainstCpu(op, c, 200 + k);
+    }
   });
 }
 
@@ -37,21 +43,43 @@ for (const [file, cases] of loadTorchFixtures()) {
 
       const cpuOutputs = op.cpu.forward(inputs, c.attrs);
       c.outputs.forEach((expected, k) => {
-        assertClose(cpuOutputs[k].data, expected.data, tolerance, `${what} CPU output ${k}`);
+        assertClose(
+          cpuOutputs[k].data,
+          expected.data,
+          tolerance,
+          `${what} CPU output ${k}`,
+        );
       });
       const gpu = await runOnGpu(op, inputs, c.attrs, gradOutputs);
       c.outputs.forEach((expected, k) => {
-        assertClose(gpu.outputs[k], expected.data, tolerance, `${what} WebGPU output ${k}`);
+        assertClose(
+          gpu.outputs[k],
+          expected.data,
+          tolerance,
+          `${what} WebGPU output ${k}`,
+        );
       });
       if (!c.gradInputs || !gradOutputs) continue;
       const cpuGrads = op.cpu.backward!(inputs, c.attrs, gradOutputs);
       c.gradInputs.forEach((expected, i) => {
         if (!expected) return;
         const name = op.inputs[i].name;
-        assertClose(cpuGrads[i]!.data, expected.data, tolerance, `${what} CPU d/d${name}`);
+        assertClose(
+          cpuGrads[i]!.data,
+          expected.data,
+          tolerance,
+          `${what} CPU d/d${name}`,
+        );
         const actual = gpu.gradInputs[i];
-        if (!actual) throw new Error(`${what}: WebGPU gave no gradient for ${name}`);
-        assertClose(actual, expected.data, tolerance, `${what} WebGPU d/d${name}`);
+        if (!actual) {
+          throw new Error(`${what}: WebGPU gave no gradient for ${name}`);
+        }
+        assertClose(
+          actual,
+          expected.data,
+          tolerance,
+          `${what} WebGPU d/d${name}`,
+        );
       });
     }
   });

@@ -38,7 +38,9 @@ export function loadTorchFixtures(): Map<string, StoredCase[]> {
   for (const entry of Deno.readDirSync(FIXTURE_DIR)) {
     if (!entry.isFile || !entry.name.endsWith(".json")) continue;
     const url = new URL(entry.name, FIXTURE_DIR);
-    const parsed = fixtureFile.safeParse(JSON.parse(Deno.readTextFileSync(url)));
+    const parsed = fixtureFile.safeParse(
+      JSON.parse(Deno.readTextFileSync(url)),
+    );
     if (!parsed.success) {
       throw new Error(
         `test/fixtures/torch/${entry.name} is malformed: ${parsed.error.message}; ` +
@@ -53,6 +55,8 @@ export function loadTorchFixtures(): Map<string, StoredCase[]> {
 /** Names of the operators that have at least one stored PyTorch case. */
 export function opsWithTorchFixtures(): Set<string> {
   const names = new Set<string>();
-  for (const cases of loadTorchFixtures().values()) for (const c of cases) names.add(c.op);
+  for (const cases of loadTorchFixtures().values()) {
+    for (const c of cases) names.add(c.op);
+  }
   return names;
 }

@@ -1,0 +1,180 @@
+/**
+ * Command-line options of `tools/deno task train`, validated with zod. Each
+ * option's help line gives its unit and default.
+ */
+import { parseArgs } from "node:util";
+import { z } from "zod";
+
+export const DATASETS = ["smic", "casme2", "samm", "megc2019"] as const;
+
+interface OptionHelp {
+  flag: string;
+  help: string;
+}
+
+export const OPTION_HELP: OptionHelp[] = [
+  {
+    flag: "--data DIR",
+    help:
+      "dataset root in its official layout (default: data/<dataset>, generated synthetically when missing)",
+  },
+  {
+    flag: "--preset NAME",
+    help:
+      "paper | compact (default: compact on a fallback CPU adapter, paper otherwise)",
+  },
+  {
+    flag: "--variant p|c",
+    help: "MPFNet-P (parallel) or MPFNet-C (cascaded) fusion (default: c)",
+  },
+  {
+    flag: "--no-prior pltn|plsm|both",
+    help:
+      "skip a prior-learning stage for the ablation (default: none skipped)",
+  },
+  {
+    flag: "--features flow|diff|both",
+    help:
+      "input channels: optical flow, frame difference or both (default: both)",
+  },
+  {
+    flag: "--classes 3|5",
+    help: "class map (default: 3 for smic and megc2019, 5 for casme2 and samm)",
+  },
+  {
+    flag: "--fold K[,K...]",
+    help: "train only these LOSO folds, 0-based (default: all)",
+  },
+  { flag: "--seed N", help: "random seed (default: 0)" },
+  {
+    flag: "--gamma X",
+    help: "weight of the AFE similarity in MPFNet-P (default: 0.7)",
+  },
+  { flag: "--out DIR", help: "parent folder of run folders (default: runs)" },
+  {
+    flag: "--resume RUN",
+    help: "continue a killed run from its last finished stage",
+  },
+  {
+    flag: "--smoke",
+    help: "3 subjects, one short epoch per stage: a quick end-to-end check",
+  },
+  {
+    flag: "--strict",
+    help: "reject annotation rows that would otherwise be repaired",
+  },
+  { flag: "--help, -h", help: "print this help" },
+];
+
+export const trainOptionsSchema = z.object({
+  dataset: z.enum(DATASETS, {
+    error: (issue) =>
+      `Unknown dataset '${String(issue.input)}'; choose one of ${
+        DATASETS.join(", ")
+      }`,
+  }),
+  data: z.string().min(1).optional(),
+  preset: z.enum(["paper", "compact"]).optional(),
+  variant: z.enum(["p", "c"]).default("c"),
+  noPrior: z.enum(["pltn", "plsm", "both"]).optional(),
+  features: z.enum(["flow", "diff", "both"]).default("both"),
+  classes: z.union([z.literal(3), z.literal(5)]).optional(),
+  folds: z.array(z.number().int().nonnegative()).optional(),
+  seed: z.number().int().nonnegative().default(0),
+  gamma: z.number().min(0).max(10).default(0.7),
+  out: z.string().min(1).default("runs"),
+  resume: z.string().min(1).optional(),
+  smoke: z.boolean().default(false),
+  strict: z.boolean().default(false),
+});
+
+export type TrainOptions = z.infer<typeof trainOptionsSchema>;
+
+export function trainUsage(): string {
+  const width = Math.max(...OPTION_HELP.map((o) => o.flag.length)) + 2;
+  const lines = OPTION_HELP.map((o) => `  ${o.flag.padEnd(width)}${o.help}`);
+  return [
+    "Usage: tools/deno task train <smic|casme2|samm|megc2019> [options]",
+    "",
+    "Runs the MPFNet protocol: preprocessing, leave-one-subject-out folds,",
+    "progressive training (PLTN, PLSM, fusion), pooled metrics and a report.",
+    "",
+    "Options:",
+    ...lines,
+  ].join("\n");
+}
+
+function parseNumber(
+  flag: string,
+  value: string | undefined,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) {
+    throw new Error(`Option ${flag} expects a number, got '${value}'`);
+  }
+  return n;
+}
+
+/** Parses and validates argv; throws with a message naming the option and the fix. */
+export function parseTrainOptions(args: string[]): TrainOptions | "help" {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      data: { type: "string" },
+      preset: { type: "string" },
+      variant: { type: "string" },
+      "no-prior": { type: "string" },
+      features: { type: "string" },
+      classes: { type: "string" },
+      fold: { type: "string" },
+      seed: { type: "string" },
+      gamma: { type: "string" },
+      out: { type: "string" },
+      resume: { type: "string" },
+      smoke: { type: "boolean" },
+      strict: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return "help";
+  if (positionals.length !== 1) {
+    throw new Error(
+      `Expected one dataset name (${DATASETS.join(", ")}), got ` +
+        (positionals.length === 0 ? "none" : `'${positionals.join(" ")}'`),
+    );
+  }
+  const folds = values.fold?.split(",").map((k) => parseNumber("--fold", k)!);
+  const parsed = trainOptionsSchema.safeParse({
+    dataset: positionals[0],
+    data: values.data,
+    preset: values.preset,
+    variant: values.variant,
+    noPrior: values["no-prior"],
+    features: values.features,
+    classes: parseNumber("--classes", values.classes),
+    folds,
+    seed: parseNumber("--seed", values.seed),
+    gamma: parseNumber("--gamma", values.gamma),
+    out: values.out,
+    resume: values.resume,
+    smoke: values.smoke,
+    strict: values.strict,
+  });
+  if (!parsed.success) {
+    const flags: Record<string, string> = {
+      noPrior: "--no-prior",
+      folds: "--fold",
+    };
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? "");
+      const flag = key === "dataset" ? "dataset" : flags[key] ?? `--${key}`;
+      return `${flag}: ${issue.message}`;
+    });
+    throw new Error(
+      `Invalid options (see --help):\n  ${problems.join("\n  ")}`,
+    );
+  }
+  return parsed.data;
+}
