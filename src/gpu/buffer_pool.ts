@@ -29,6 +29,7 @@ export function sizeClass(bytes: number): number {
 
 export class BufferPool {
   #free = new Map<string, GPUBuffer[]>();
+  #overCap: GPUBuffer[] = [];
   #sizes = new WeakMap<GPUBuffer, number>();
   #stats: PoolStats = {
     liveBuffers: 0,
@@ -79,8 +80,9 @@ export class BufferPool {
     this.#stats.liveBuffers--;
     this.#stats.liveBytes -= size;
     if (this.#stats.pooledBytes + size > this.capBytes) {
-      buffer.destroy();
-      this.#stats.destroyed++;
+      // Recorded but unsubmitted commands may still use the buffer, so it
+      // is destroyed after the next submit (see destroyReleased).
+      this.#overCap.push(buffer);
       return;
     }
     const key = `${size}:${buffer.usage}`;
@@ -94,7 +96,21 @@ export class BufferPool {
     this.#stats.pooledBytes += size;
   }
 
-  /** Destroys every pooled buffer; live buffers are untouched. */
+  /**
+   * Destroys the buffers released above the cap. Called after a submit:
+   * WebGPU keeps a destroyed buffer alive for work already submitted.
+   */
+  destroyReleased(): void {
+    for (const buffer of this.#overCap) buffer.destroy();
+    this.#stats.destroyed += this.#overCap.length;
+    this.#overCap = [];
+  }
+
+  /**
+   * Destroys every pooled buffer; live buffers are untouched. Pending
+   * commands may still use pooled buffers: use Runtime.trimPool, which
+   * submits first.
+   */
   trim(): void {
     for (const list of this.#free.values()) {
       for (const buffer of list) {

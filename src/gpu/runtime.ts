@@ -210,6 +210,12 @@ export class Runtime {
     this.pool.release(buffer);
   }
 
+  /** Submits pending work, then destroys every pooled (free) buffer. */
+  trimPool(): void {
+    this.flush();
+    this.pool.trim();
+  }
+
   /** Records a copy of host data into `buffer`, ordered with the dispatches. */
   upload(
     buffer: GPUBuffer,
@@ -359,6 +365,7 @@ export class Runtime {
     // writeBuffer is only touched after this submit has run.
     for (const buffer of this.#transient) this.pool.release(buffer);
     this.#transient = [];
+    this.pool.destroyReleased();
   }
 
   /** Reads several buffers back with one sync. */

@@ -1,0 +1,52 @@
+/**
+ * Colour to grayscale with the weights of OpenCV's float RGB2GRAY and
+ * BGR2GRAY conversions: gray = 0.299 R + 0.587 G + 0.114 B.
+ */
+import { runtime } from "../gpu/runtime.ts";
+import { UniformLayout } from "../gpu/uniforms.ts";
+import { empty, type Tensor } from "../tensor.ts";
+import { planeLayout } from "./image.ts";
+import graySource from "../../shaders/vision/rgb_to_gray.wgsl" with {
+  type: "text",
+};
+
+/** Channel order of a colour image. The dataset loaders produce RGB. */
+export type ChannelOrder = "rgb" | "bgr";
+
+const grayLayout = new UniformLayout([
+  ["n", "u32"],
+  ["plane", "u32"],
+  ["weights", "vec4<f32>"],
+]);
+
+/**
+ * Converts [3, H, W] (or [N, 3, H, W]) images in 0..255 to [H, W] (or
+ * [N, H, W]) luma. `order` says which channel is red: "rgb" (the default,
+ * what the loaders give) or "bgr" (OpenCV's own order).
+ */
+export function toGray(image: Tensor, order: ChannelOrder = "rgb"): Tensor {
+  const { height, width } = planeLayout(image, "toGray");
+  const channelAxis = image.rank - 3;
+  if (image.rank < 3 || image.shape[channelAxis] !== 3) {
+    throw new Error(
+      `toGray expects [3, H, W] or [N, 3, H, W], got ${image.describe()}`,
+    );
+  }
+  if (order !== "rgb" && order !== "bgr") {
+    throw new Error(`toGray: order must be "rgb" or "bgr", got ${order}`);
+  }
+  const shape = [...image.shape.slice(0, channelAxis), height, width];
+  const out = empty(shape, "f32", "toGray");
+  const weights = order === "rgb"
+    ? [0.299, 0.587, 0.114, 0]
+    : [0.114, 0.587, 0.299, 0];
+  runtime().dispatch({
+    op: "vision.toGray",
+    kernel: { file: "shaders/vision/rgb_to_gray.wgsl", source: graySource },
+    uniforms: grayLayout.pack({ n: out.size, plane: height * width, weights }),
+    bindings: [image.binding(), out.binding()],
+    workgroups: Math.ceil(out.size / 256),
+    shapes: `image ${image.describe()}`,
+  });
+  return out;
+}
