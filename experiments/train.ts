@@ -1,33 +1,225 @@
 /**
- * Entry point of `tools/deno task train <dataset>`: the MPFNet protocol.
+ * Entry point of `tools/deno task train <dataset>`: the MPFNet protocol of
+ * preprocessing, leave-one-subject-out folds with progressive training in
+ * each, pooled metrics and a report in runs/<dataset>-<variant>-<time>/.
  */
+import { join } from "node:path";
 import { initRuntime } from "../src/gpu/runtime.ts";
-import { parseTrainOptions, trainUsage } from "./train_options.ts";
+import { writeAtomically } from "../src/io/safetensors.ts";
+import { parsePreset, type Preset } from "../src/mer/config.ts";
+import { type FoldResult, runFold } from "../src/mer/protocol.ts";
+import { type RunInfo, writeReport } from "../src/mer/report.ts";
+import { losoFolds } from "../src/mer/sampling.ts";
+import { RunLog } from "../src/util/log.ts";
+import { locateData, prepareData } from "./pipeline.ts";
+import {
+  parseTrainOptions,
+  type TrainOptions,
+  trainOptionsSchema,
+  trainUsage,
+} from "./train_options.ts";
 
-async function main(args: string[]): Promise<number> {
-  let options;
+const PRESET_DIR = new URL("./presets/", import.meta.url);
+
+export function loadPreset(name: string): Preset {
+  const url = new URL(`${name}.json`, PRESET_DIR);
+  return parsePreset(
+    Deno.readTextFileSync(url),
+    `experiments/presets/${name}.json`,
+  );
+}
+
+export interface RunConfig {
+  options: TrainOptions;
+  preset: Preset;
+  command: string;
+  created: string;
+}
+
+const encoder = new TextEncoder();
+
+async function readRunConfig(runDir: string): Promise<RunConfig> {
+  const path = join(runDir, "config.json");
+  let text: string;
   try {
-    options = parseTrainOptions(args);
+    text = await Deno.readTextFile(path);
+  } catch {
+    throw new Error(
+      `${path} not found: --resume expects a run folder made by this command`,
+    );
+  }
+  const raw = JSON.parse(text) as RunConfig;
+  const options = trainOptionsSchema.parse(raw.options);
+  return { ...raw, options };
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "")
+    .replace("T", "-");
+}
+
+/** Runs the protocol; returns the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  let parsed: TrainOptions | "help";
+  try {
+    parsed = parseTrainOptions(args);
   } catch (error) {
     console.error((error as Error).message);
     return 2;
   }
-  if (options === "help") {
+  if (parsed === "help") {
     console.log(trainUsage());
     return 0;
   }
+  const log = new RunLog();
+  try {
+    return await run(parsed, args, log);
+  } catch (error) {
+    log.line(`error: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    log.close();
+  }
+}
+
+async function run(
+  requested: TrainOptions,
+  args: string[],
+  log: RunLog,
+): Promise<number> {
+  const started = performance.now();
+  let runDir: string;
+  let config: RunConfig;
+  if (requested.resume) {
+    runDir = requested.resume;
+    config = await readRunConfig(runDir);
+    if (requested.folds) config.options.folds = requested.folds;
+  } else {
+    const rt = await initRuntime();
+    const presetName = requested.preset ??
+      (rt.adapter.isFallbackAdapter ? "compact" : "paper");
+    const preset = loadPreset(presetName);
+    if (requested.smoke) {
+      preset.pltn.epochs = 1;
+      preset.plsm.epochs = 1;
+      preset.fusion.epochs = 1;
+      preset.fusion.episodesPerEpoch = 3;
+    }
+    const channels = { flow: 2, diff: 3, both: 5 }[requested.features];
+    preset.model.inputChannels = channels;
+    runDir = join(
+      requested.out,
+      `${requested.dataset}-${requested.variant}-${timestamp()}${
+        requested.smoke ? "-smoke" : ""
+      }`,
+    );
+    config = {
+      options: { ...requested, preset: preset.name as "paper" | "compact" },
+      preset,
+      command: `tools/deno task train ${args.join(" ")}`,
+      created: new Date().toISOString(),
+    };
+    await Deno.mkdir(runDir, { recursive: true });
+    await writeAtomically(
+      join(runDir, "config.json"),
+      encoder.encode(JSON.stringify(config, null, 2) + "\n"),
+    );
+  }
+  await log.open(join(runDir, "log.txt"));
   const rt = await initRuntime();
-  const preset = options.preset ??
-    (rt.adapter.isFallbackAdapter ? "compact" : "paper");
-  console.error(
-    `preset: ${preset} (${options.preset ? "chosen" : "from the adapter"})`,
+  const { options, preset } = config;
+  log.line(
+    `run ${runDir}: ${options.dataset}, MPFNet-${options.variant.toUpperCase()}, preset ${preset.name} ` +
+      `(${
+        options.preset ? "chosen" : "from the adapter"
+      }), adapter ${rt.adapter.description} ` +
+      `(fallback ${rt.adapter.isFallbackAdapter}, ${rt.adapter.backend})` +
+      (options.resume ? ", resumed" : ""),
   );
-  console.error(
-    "The MPFNet training pipeline (CA-I3D encoders, PLTN, PLSM and fusion) is not " +
-      "built yet: the framework core and its operators are in place. Run " +
-      "`tools/deno task test` to check them on this adapter.",
+  const location = await locateData(options.dataset, options.data, log);
+  const classes = options.classes ??
+    (options.dataset === "casme2" || options.dataset === "samm" ? 5 : 3);
+  const data = await prepareData(options.dataset, location.root, preset, {
+    classes,
+    strict: options.strict,
+    features: options.features,
+    subjects: options.smoke ? 3 : undefined,
+  }, log);
+  const folds = losoFolds(data.set.subjects);
+  const wanted = options.folds ?? folds.map((f) => f.index);
+  for (const k of wanted) {
+    if (k >= folds.length) {
+      throw new Error(
+        `--fold ${k} does not exist: this dataset has folds 0..${
+          folds.length - 1
+        }`,
+      );
+    }
+  }
+  const results: FoldResult[] = [];
+  for (const fold of folds.filter((f) => wanted.includes(f.index))) {
+    results.push(
+      await runFold(data.set, fold, {
+        preset,
+        variant: options.variant,
+        gamma: options.gamma,
+        noPrior: options.noPrior,
+        seed: options.seed,
+        epochScale: 1,
+        runDir,
+        log: (line) => log.line(line),
+        progress: (label, done, total) => log.progress(label, done, total),
+      }),
+    );
+  }
+  const info: RunInfo = {
+    dataset: options.dataset,
+    variant: options.variant,
+    preset: preset.name,
+    classNames: data.set.classNames,
+    totalFolds: folds.length,
+    command: config.command,
+    adapter:
+      `${rt.adapter.description} (fallback ${rt.adapter.isFallbackAdapter}, ${rt.adapter.backend})`,
+    seconds: (performance.now() - started) / 1000,
+    preprocessSeconds: data.seconds,
+    synthetic: location.synthetic,
+  };
+  const all = await collectFolds(runDir);
+  const metrics = await writeReport(runDir, info, all);
+  const m = metrics.overall;
+  log.line(
+    `done: ${metrics.folds}/${metrics.totalFolds} folds, accuracy ${
+      m.accuracy.toFixed(3)
+    }, ` +
+      `F1 ${m.weightedF1.toFixed(3)}, UF1 ${m.uf1.toFixed(3)}, UAR ${
+        m.uar.toFixed(3)
+      }, ` +
+      `${info.seconds.toFixed(0)} s; report ${join(runDir, "report.md")}`,
   );
-  return 1;
+  return 0;
+}
+
+/** Every finished fold's result in a run folder. */
+export async function collectFolds(runDir: string): Promise<FoldResult[]> {
+  const results: FoldResult[] = [];
+  const dir = join(runDir, "folds");
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.isDirectory) continue;
+      try {
+        const text = await Deno.readTextFile(
+          join(dir, entry.name, "predictions.json"),
+        );
+        results.push(JSON.parse(text) as FoldResult);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return results.sort((a, b) => a.fold - b.fold);
 }
 
 if (import.meta.main) {

@@ -15,6 +15,8 @@ const READ_USAGE = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
 const UNIFORM_USAGE = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
 const UNIFORM_CHUNK_BYTES = 64 * 1024;
 const MAX_WORKGROUPS_PER_DIMENSION = 65535;
+/** Dispatches timed per submit in profile mode (two timestamps each). */
+const PROFILE_SLOTS = 256;
 
 /** A buffer bound to one storage binding, with the bytes that are used. */
 export interface Binding {
@@ -63,6 +65,11 @@ export interface RuntimeOptions {
   poolCapBytes?: number;
   /** Print every specialized shader to stderr (default: MPFNET_DEBUG_SHADERS=1). */
   printShaders?: boolean;
+  /**
+   * Time every dispatch with timestamp queries (one compute pass each, so
+   * slower); `profileReport()` returns the GPU time per operator.
+   */
+  profile?: boolean;
 }
 
 function envFlag(name: string): boolean {
@@ -119,6 +126,13 @@ export class Runtime {
   #lost: string | null = null;
   #lastOp = "(none)";
   #counters = { dispatches: 0, submits: 0, syncs: 0 };
+  #profiler: {
+    querySet: GPUQuerySet;
+    resolve: GPUBuffer;
+    ops: string[];
+    pending: { read: GPUBuffer; ops: string[] }[];
+    totals: Map<string, { ms: number; count: number }>;
+  } | null = null;
 
   private constructor(
     readonly device: GPUDevice,
@@ -131,6 +145,25 @@ export class Runtime {
     this.dispatchesPerSubmit = options.dispatchesPerSubmit ?? 64;
     this.pipelines.printShaders = options.printShaders ??
       envFlag("MPFNET_DEBUG_SHADERS");
+    if (options.profile && device.features.has("timestamp-query")) {
+      this.#profiler = {
+        querySet: device.createQuerySet({
+          type: "timestamp",
+          count: 2 * PROFILE_SLOTS,
+        }),
+        resolve: device.createBuffer({
+          size: 16 * PROFILE_SLOTS,
+          usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+        }),
+        ops: [],
+        pending: [],
+        totals: new Map(),
+      };
+      this.dispatchesPerSubmit = Math.min(
+        this.dispatchesPerSubmit,
+        PROFILE_SLOTS,
+      );
+    }
     device.lost.then((info) => {
       this.#lost = `WebGPU device lost (${info.reason}): ${info.message}; ` +
         `last operator: ${this.#lastOp}`;
@@ -185,7 +218,14 @@ export class Runtime {
       maxComputeWorkgroupSizeY: Math.min(a.maxComputeWorkgroupSizeY, 256),
       maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
     };
-    const device = await adapter.requestDevice({ requiredLimits });
+    const requiredFeatures: GPUFeatureName[] = [];
+    if (options.profile && adapter.features.has("timestamp-query")) {
+      requiredFeatures.push("timestamp-query");
+    }
+    const device = await adapter.requestDevice({
+      requiredLimits,
+      requiredFeatures,
+    });
     if (options.log ?? true) {
       console.error(
         `WebGPU adapter: ${summary.description} (fallback: ${summary.isFallbackAdapter}, ` +
@@ -331,10 +371,27 @@ export class Runtime {
       layout: pipeline.getBindGroupLayout(0),
       entries,
     });
-    const pass = this.#computePass();
+    const profiler = this.#profiler;
+    let pass: GPUComputePassEncoder;
+    if (profiler) {
+      this.#endPass();
+      const slot = profiler.ops.length;
+      profiler.ops.push(d.op);
+      pass = this.#commandEncoder().beginComputePass({
+        timestampWrites: {
+          querySet: profiler.querySet,
+          beginningOfPassWriteIndex: 2 * slot,
+          endOfPassWriteIndex: 2 * slot + 1,
+        },
+      });
+      this.#pass = pass;
+    } else {
+      pass = this.#computePass();
+    }
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    if (profiler) this.#endPass();
     this.#counters.dispatches++;
     this.#pending++;
     if (this.#pending >= this.dispatchesPerSubmit) this.flush();
@@ -345,6 +402,30 @@ export class Runtime {
     this.#throwIfFailed();
     if (!this.#encoder) return;
     this.#endPass();
+    const profiler = this.#profiler;
+    if (profiler && profiler.ops.length > 0) {
+      const count = profiler.ops.length;
+      const read = this.device.createBuffer({
+        size: 16 * count,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+      this.#encoder.resolveQuerySet(
+        profiler.querySet,
+        0,
+        2 * count,
+        profiler.resolve,
+        0,
+      );
+      this.#encoder.copyBufferToBuffer(
+        profiler.resolve,
+        0,
+        read,
+        0,
+        16 * count,
+      );
+      profiler.pending.push({ read, ops: profiler.ops });
+      profiler.ops = [];
+    }
     const commands = this.#encoder.finish();
     this.#encoder = null;
     for (const chunk of this.#uniformChunks) {
@@ -409,6 +490,33 @@ export class Runtime {
     this.#counters.syncs++;
     await this.device.queue.onSubmittedWorkDone();
     this.#throwIfFailed();
+  }
+
+  /**
+   * GPU milliseconds per operator since the last call, slowest first
+   * (profile mode only; empty otherwise).
+   */
+  async profileReport(): Promise<{ op: string; ms: number; count: number }[]> {
+    const profiler = this.#profiler;
+    if (!profiler) return [];
+    this.flush();
+    const pending = profiler.pending.splice(0);
+    await Promise.all(pending.map((p) => p.read.mapAsync(GPUMapMode.READ)));
+    for (const p of pending) {
+      const stamps = new BigUint64Array(p.read.getMappedRange());
+      p.ops.forEach((op, i) => {
+        const ns = Number(stamps[2 * i + 1] - stamps[2 * i]);
+        const entry = profiler.totals.get(op) ?? { ms: 0, count: 0 };
+        entry.ms += ns / 1e6;
+        entry.count++;
+        profiler.totals.set(op, entry);
+      });
+      p.read.unmap();
+      p.read.destroy();
+    }
+    const report = [...profiler.totals].map(([op, v]) => ({ op, ...v }));
+    profiler.totals.clear();
+    return report.sort((a, b) => b.ms - a.ms);
   }
 
   stats(): RuntimeStats {

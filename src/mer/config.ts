@@ -80,6 +80,10 @@ export const presetSchema = z.object({
     alpha: z.number().positive(),
     /** Frames from onset to magnified apex (L). */
     frames: z.number().int().min(3),
+    /** Round the quantised flow to 8-bit levels as the authors' code did. */
+    roundFlow: z.boolean(),
+    /** Frames tried as the apex of clips without an annotated apex (SMIC). */
+    apexCandidates: z.number().int().positive(),
     /** TV-L1 pyramid scales, warps and inner iterations. */
     tvl1: z.object({
       scales: z.number().int().positive(),

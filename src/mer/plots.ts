@@ -10,7 +10,9 @@ import type { EpochRecord } from "./stages.ts";
 type PlotDocument = Plot.PlotOptions["document"];
 
 function document(): PlotDocument {
-  const window = parseHTML("<!doctype html><html><body></body></html>") as unknown as {
+  const window = parseHTML(
+    "<!doctype html><html><body></body></html>",
+  ) as unknown as {
     document: PlotDocument;
   };
   return window.document;
@@ -29,12 +31,16 @@ export interface CurvePoint extends EpochRecord {
 }
 
 /** Loss (or accuracy) per epoch, one line per fold, one panel per stage. */
-export function trainingCurves(points: CurvePoint[], metric: "loss" | "accuracy"): string {
-  const data = points.filter((p) => metric === "loss" || p.accuracy !== null).map((p) => ({
-    ...p,
-    epoch: p.epoch + 1,
-    value: metric === "loss" ? p.loss : p.accuracy,
-  }));
+export function trainingCurves(
+  points: CurvePoint[],
+  metric: "loss" | "accuracy",
+): string {
+  const data = points.filter((p) => metric === "loss" || p.accuracy !== null)
+    .map((p) => ({
+      ...p,
+      epoch: p.epoch + 1,
+      value: metric === "loss" ? p.loss : p.accuracy,
+    }));
   return serialize(
     Plot.plot({
       document: document(),
@@ -43,20 +49,38 @@ export function trainingCurves(points: CurvePoint[], metric: "loss" | "accuracy"
       marginLeft: 50,
       fx: { label: "stage", domain: ["pltn", "plsm", "fusion"] },
       x: { label: "epoch" },
-      y: { label: metric, grid: true, ...(metric === "accuracy" ? { domain: [0, 1] } : {}) },
+      y: {
+        label: metric,
+        grid: true,
+        ...(metric === "accuracy" ? { domain: [0, 1] } : {}),
+      },
       color: { legend: false },
       marks: [
         Plot.frame({ stroke: "#ccc" }),
-        Plot.lineY(data, { fx: "stage", x: "epoch", y: "value", z: "fold", stroke: "fold", strokeOpacity: 0.6 }),
+        Plot.lineY(data, {
+          fx: "stage",
+          x: "epoch",
+          y: "value",
+          z: "fold",
+          stroke: "fold",
+          strokeOpacity: 0.6,
+        }),
       ],
     }),
   );
 }
 
 /** Heatmap of a confusion matrix (rows true class, columns predicted). */
-export function confusionPlot(confusion: number[][], classNames: string[]): string {
+export function confusionPlot(
+  confusion: number[][],
+  classNames: string[],
+): string {
   const cells = confusion.flatMap((row, t) =>
-    row.map((count, p) => ({ truth: classNames[t], predicted: classNames[p], count }))
+    row.map((count, p) => ({
+      truth: classNames[t],
+      predicted: classNames[p],
+      count,
+    }))
   );
   return serialize(
     Plot.plot({
@@ -69,8 +93,18 @@ export function confusionPlot(confusion: number[][], classNames: string[]): stri
       y: { label: "true", domain: classNames },
       color: { scheme: "blues" },
       marks: [
-        Plot.cell(cells, { x: "predicted", y: "truth", fill: "count", inset: 0.5 }),
-        Plot.text(cells, { x: "predicted", y: "truth", text: "count", fill: "black" }),
+        Plot.cell(cells, {
+          x: "predicted",
+          y: "truth",
+          fill: "count",
+          inset: 0.5,
+        }),
+        Plot.text(cells, {
+          x: "predicted",
+          y: "truth",
+          text: "count",
+          fill: "black",
+        }),
       ],
     }),
   );

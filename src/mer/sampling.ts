@@ -76,9 +76,18 @@ export function pkBatches(
 }
 
 /**
+ * Factors 1..10 in the order they are taken: each prefix is spread over the
+ * range, and prefixes of different lengths share their factors, so the
+ * per-fold factor sets of a class (whose m_c varies slightly between LOSO
+ * folds) need few distinct preprocessed copies. 5 comes first, the alpha of
+ * the main input.
+ */
+export const FACTOR_ORDER = [5, 10, 1, 3, 8, 2, 7, 4, 9, 6] as const;
+
+/**
  * Magnification factors per class for the sample-balanced PLSM set:
- * m_c = min(10, ceil(base * n_max / n_c)) factors spread evenly over 1..10,
- * so rarer classes get more amplified copies.
+ * m_c = min(10, ceil(base * n_max / n_c)) factors from 1..10, so rarer
+ * classes get more amplified copies.
  */
 export function balancedFactors(
   classCounts: readonly number[],
@@ -88,11 +97,7 @@ export function balancedFactors(
   return classCounts.map((n) => {
     if (n === 0) return [];
     const m = Math.min(10, Math.ceil((base * nMax) / n));
-    if (m === 1) return [5];
-    return Array.from(
-      { length: m },
-      (_, k) => Math.round(1 + (k * 9) / (m - 1)),
-    );
+    return FACTOR_ORDER.slice(0, m).sort((a, b) => a - b);
   });
 }
 
@@ -109,7 +114,8 @@ export interface Episode {
 /**
  * An N-way K-shot episode with `queries` queries per class. A class with
  * fewer than K + queries samples reuses samples in its support (never a
- * query in its own support).
+ * query in its own support). When fewer than N classes have 2 samples (a
+ * small LOSO training set), the episode uses the classes that do.
  */
 export function sampleEpisode(
   labels: readonly number[],
@@ -123,13 +129,15 @@ export function sampleEpisode(
   const available = [...byClass.keys()].filter((c) =>
     byClass.get(c)!.length >= 2
   );
-  if (available.length < ways) {
+  if (available.length < 2) {
     throw new Error(
-      `A ${ways}-way episode needs ${ways} classes with at least 2 samples; ` +
-        `the training set has ${available.length}`,
+      "An episode needs 2 classes with at least 2 samples each; the " +
+        `training set has ${available.length}`,
     );
   }
-  const classes = rng.shuffle(available.sort((a, b) => a - b)).slice(0, ways)
+  // A small LOSO training set may have fewer usable classes than N.
+  const n = Math.min(ways, available.length);
+  const classes = rng.shuffle(available.sort((a, b) => a - b)).slice(0, n)
     .sort((a, b) => a - b);
   const episode: Episode = {
     classes,

@@ -310,7 +310,7 @@ export async function trainFusion(
         const prototypes = model.prototypes(
           parts.map((p) => p[0]),
           episode.supportLabels,
-          ways,
+          episode.classes.length,
         );
         const scores = model.scores(parts.map((p) => p[1]), prototypes);
         const y = mul(scores, config.temperature);
@@ -380,13 +380,18 @@ export async function predictFold(
 ): Promise<Prediction[]> {
   model.eval();
   const classes = set.classNames.length;
+  // A class without training clips in this fold gets no prototype and
+  // probability 0.
+  const present = [...new Set(train.map((i) => set.labels[i]))].sort((a, b) =>
+    a - b
+  );
   const scores = noGrad(() =>
     scope(() => {
       const support = embedAll(model, set, train, stats, 32);
       const prototypes = model.prototypes(
         support,
-        train.map((i) => set.labels[i]),
-        classes,
+        train.map((i) => present.indexOf(set.labels[i])),
+        present.length,
       );
       const queries = embedAll(model, set, test, stats, 32);
       return model.scores(queries, prototypes);
@@ -396,14 +401,14 @@ export async function predictFold(
   scores.dispose();
   runtime().flush();
   return test.map((index, row) => {
-    const logits = Array.from(
-      { length: classes },
-      (_, c) => temperature * values[row * classes + c],
+    const logits = present.map((_, k) =>
+      temperature * values[row * present.length + k]
     );
     const max = Math.max(...logits);
     const exps = logits.map((l) => Math.exp(l - max));
     const sum = exps.reduce((a, b) => a + b, 0);
-    const probabilities = exps.map((e) => e / sum);
+    const probabilities = new Array(classes).fill(0);
+    present.forEach((c, k) => (probabilities[c] = exps[k] / sum));
     const predicted = probabilities.indexOf(Math.max(...probabilities));
     return { index, label: set.labels[index], predicted, probabilities };
   });

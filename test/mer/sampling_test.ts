@@ -39,7 +39,8 @@ Deno.test("balanced factors favour rare classes", () => {
   // SMIC-HS class counts: negative 70, positive 51, surprise 43.
   const factors = balancedFactors([70, 51, 43], 3);
   assert.deepEqual(factors.map((f) => f.length), [3, 5, 5]);
-  assert.deepEqual(factors[0], [1, 6, 10]);
+  assert.deepEqual(factors[0], [1, 5, 10]);
+  assert.deepEqual(factors[1], [1, 3, 5, 8, 10]);
   for (const f of factors) assert.ok(f.every((a) => a >= 1 && a <= 10));
   assert.deepEqual(balancedFactors([10, 1], 3)[1].length, 10);
 });
@@ -60,4 +61,14 @@ Deno.test("episodes keep queries out of the support", () => {
       assert.equal(labels[s], e.classes[e.queryLabels[k]])
     );
   }
+});
+
+Deno.test("episodes shrink to the classes available", () => {
+  const labels = [0, 0, 1, 1, 2];
+  const e = sampleEpisode(labels, [0, 1, 2, 3, 4], 3, 2, 1, new Rng(1));
+  assert.deepEqual(e.classes, [0, 1]);
+  assert.throws(
+    () => sampleEpisode([0, 0, 1], [0, 1, 2], 3, 2, 1, new Rng(1)),
+    /2 classes/,
+  );
 });

@@ -1,0 +1,305 @@
+/**
+ * MPFNet's per-clip preprocessing on the GPU, with an on-disk cache:
+ *
+ * 1. decode the onset and apex frames (SMIC codes no apex: the frame with
+ *    the largest mean TV-L1 magnitude against the onset is taken, among up
+ *    to `apexCandidates` frames spread over the clip, with the middle frame
+ *    as the fallback when the flow finds no motion);
+ * 2. resize to the working size (area), align the onset to the apex by an
+ *    estimated translation;
+ * 3. magnify the onset-to-apex motion by alpha and interpolate L frames from
+ *    the onset to the magnified apex along the flow (the classical
+ *    counterparts of the learned models the authors used);
+ * 4. TV-L1 flow (u, v) and absolute frame difference per consecutive pair:
+ *    a [5, L - 1, S, S] tensor, area-resized to the model's input size.
+ *
+ * Features are cached per (clip, alpha) in files keyed by the frame files'
+ * paths, sizes and modification times and by every setting, written under a
+ * temporary name and renamed. A changed setting or file recomputes only the
+ * entries it affects.
+ */
+import { join } from "node:path";
+import { writeAtomically } from "../src/io/safetensors.ts";
+import { noGrad } from "../src/autograd.ts";
+import { runtime } from "../src/gpu/runtime.ts";
+import { permute, reshape } from "../src/ops/mod.ts";
+import { readAll, scope, type Tensor, tensor } from "../src/tensor.ts";
+import {
+  estimateApexIndex,
+  estimateTranslation,
+  interpolateFrames,
+  magnify,
+  motionFeatures,
+  resize,
+  toGray,
+  translateBy,
+  tvl1Flow,
+  type Tvl1Options,
+} from "../src/vision/mod.ts";
+import { decodeImage } from "./images.ts";
+import { type ClipRecord, middleFrame } from "./types.ts";
+
+/** Bump when the pipeline's output changes for the same settings. */
+const PIPELINE_VERSION = 1;
+
+export interface PreprocessSettings {
+  /** Side of the square frames the flow runs on, in pixels. */
+  workSize: number;
+  /** Side of the model's input, in pixels (features are area-resized). */
+  inputSize: number;
+  /** Frames from onset to magnified apex (L). */
+  frames: number;
+  /** Round the quantised flow to 8-bit levels as the authors' code. */
+  roundFlow: boolean;
+  tvl1: Tvl1Options;
+  /** Frames tried as the apex of clips without an annotated apex. */
+  apexCandidates: number;
+}
+
+export interface ClipFeatures {
+  /** [5, L - 1, S, S] per alpha. */
+  byAlpha: Map<number, Float32Array>;
+  apex: number;
+  apexSource: "annotated" | "repaired" | "estimated" | "middle";
+  fromCache: number;
+}
+
+async function fileStamp(path: string): Promise<string> {
+  const info = await Deno.stat(path);
+  return `${path}:${info.size}:${info.mtime?.getTime() ?? 0}`;
+}
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(text),
+  );
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0"))
+    .join("").slice(0, 32);
+}
+
+/** Uploads a decoded frame as [C, H, W] in 0..255 (planar, via a GPU permute). */
+async function loadFrame(path: string): Promise<Tensor> {
+  const image = await decodeImage(path);
+  return noGrad(() => {
+    const interleaved = tensor(image.data, [
+      image.height,
+      image.width,
+      image.channels,
+    ]);
+    return permute(interleaved, [2, 0, 1]);
+  });
+}
+
+function frameIndex(record: ClipRecord, frameNumber: number): number {
+  const index = record.frameNumbers.indexOf(frameNumber);
+  if (index < 0) {
+    throw new Error(
+      `Frame ${frameNumber} of ${record.subject}/${record.clip} is not among its files ` +
+        `(${record.source.folder}); check the sheet's onset and apex`,
+    );
+  }
+  return index;
+}
+
+export class Preprocessor {
+  constructor(
+    readonly settings: PreprocessSettings,
+    readonly cacheDir: string,
+  ) {}
+
+  #settingsKey(): string {
+    return JSON.stringify({ version: PIPELINE_VERSION, ...this.settings });
+  }
+
+  async #cachePath(
+    record: ClipRecord,
+    alpha: number,
+    stamps: string[],
+  ): Promise<string> {
+    const key = await sha256(
+      [this.#settingsKey(), `alpha=${alpha}`, ...stamps].join("\n"),
+    );
+    return join(
+      this.cacheDir,
+      `${record.subject}_${record.clip}_a${alpha}_${key}.f32`.replace(
+        /[\/\\]/g,
+        "-",
+      ),
+    );
+  }
+
+  /** Features of a clip for each alpha, from the cache or computed. */
+  async clip(
+    record: ClipRecord,
+    alphas: readonly number[],
+  ): Promise<ClipFeatures> {
+    await Deno.mkdir(this.cacheDir, { recursive: true });
+    const onsetIndex = frameIndex(record, record.onset);
+    let apexSource: ClipFeatures["apexSource"] =
+      record.apexSource === "repaired" ? "repaired" : "annotated";
+    const candidates = this.#apexCandidates(record, onsetIndex);
+    // The cache key covers every file the result depends on.
+    const stamps = await Promise.all(
+      [
+        ...new Set([
+          onsetIndex,
+          ...candidates,
+          ...(record.apex === null ? [] : [frameIndex(record, record.apex)]),
+        ]),
+      ]
+        .map((i) => fileStamp(record.framePaths[i])),
+    );
+    const byAlpha = new Map<number, Float32Array>();
+    const missing: { alpha: number; path: string }[] = [];
+    for (const alpha of alphas) {
+      const path = await this.#cachePath(record, alpha, stamps);
+      try {
+        const bytes = await Deno.readFile(path);
+        byAlpha.set(
+          alpha,
+          new Float32Array(
+            bytes.buffer,
+            bytes.byteOffset,
+            bytes.byteLength / 4,
+          ),
+        );
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        missing.push({ alpha, path });
+      }
+    }
+    const meta = join(
+      this.cacheDir,
+      `${record.subject}_${record.clip}_apex_${await sha256(
+        [this.#settingsKey(), ...stamps].join("\n"),
+      )}.json`.replace(/[\/\\]/g, "-"),
+    );
+    let apex = record.apex ?? middleFrame(record);
+    if (record.apex === null) {
+      try {
+        const saved = JSON.parse(await Deno.readTextFile(meta));
+        apex = saved.apex;
+        apexSource = saved.apexSource;
+      } catch {
+        apexSource = "middle";
+      }
+    }
+    if (missing.length === 0) {
+      return { byAlpha, apex, apexSource, fromCache: alphas.length };
+    }
+    const onset = await this.#workFrame(record.framePaths[onsetIndex]);
+    if (record.apex === null) {
+      const frames = await Promise.all(
+        candidates.map((i) => this.#workFrame(record.framePaths[i])),
+      );
+      const { index, meanMagnitudes } = await estimateApexIndex(
+        onset,
+        frames,
+        this.settings.tvl1,
+      );
+      frames.forEach((f) => f.dispose());
+      if (meanMagnitudes[index] > 0) {
+        apex = record.frameNumbers[candidates[index]];
+        apexSource = "estimated";
+      } else {
+        apexSource = "middle";
+      }
+      await writeAtomically(
+        meta,
+        new TextEncoder().encode(JSON.stringify({ apex, apexSource })),
+      );
+    }
+    const apexFrame = await this.#workFrame(
+      record.framePaths[frameIndex(record, apex)],
+    );
+    const outputs = noGrad(() =>
+      scope(() => {
+        const gray = (t: Tensor) => (t.shape[0] === 3
+          ? toGray(t)
+          : reshape(t, [t.shape[1], t.shape[2]]));
+        const apexGray = gray(apexFrame);
+        const shift = estimateTranslation(apexGray, gray(onset));
+        const aligned = translateBy(onset, shift, -1);
+        const alignedGray = gray(aligned);
+        const flow = tvl1Flow(alignedGray, apexGray, this.settings.tvl1);
+        return missing.map(({ alpha }) => {
+          const magnified = magnify(aligned, apexFrame, alpha, flow);
+          const frames = interpolateFrames(
+            aligned,
+            magnified,
+            this.settings.frames,
+            flow,
+            { flowScale: alpha },
+          );
+          const channels = aligned.shape[0] === 3 ? "rgb" : "gray";
+          const features = motionFeatures(frames, {
+            channels,
+            roundFlow: this.settings.roundFlow,
+            tvl1: this.settings.tvl1,
+          });
+          const { workSize, inputSize } = this.settings;
+          if (inputSize === workSize) {
+            return features;
+          }
+          const [c, t] = features.shape;
+          const planes = reshape(features, [c * t, workSize, workSize]);
+          const small = resize(planes, {
+            height: inputSize,
+            width: inputSize,
+            mode: "area",
+          });
+          return reshape(small, [c, t, inputSize, inputSize]);
+        });
+      })
+    );
+    onset.dispose();
+    apexFrame.dispose();
+    const values = await readAll(outputs);
+    outputs.forEach((t) => t.dispose());
+    for (const [k, { alpha, path }] of missing.entries()) {
+      const data = values[k] as Float32Array;
+      byAlpha.set(alpha, data);
+      await writeAtomically(
+        path,
+        new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      );
+    }
+    runtime().flush();
+    return {
+      byAlpha,
+      apex,
+      apexSource,
+      fromCache: alphas.length - missing.length,
+    };
+  }
+
+  #apexCandidates(record: ClipRecord, onsetIndex: number): number[] {
+    if (record.apex !== null) return [];
+    const offsetIndex = frameIndex(record, record.offset);
+    const first = onsetIndex + 1;
+    const span = offsetIndex - first;
+    if (span < 0) return [onsetIndex];
+    const count = Math.min(this.settings.apexCandidates, span + 1);
+    return [
+      ...new Set(
+        Array.from(
+          { length: count },
+          (_, k) => first + Math.round((k * span) / Math.max(count - 1, 1)),
+        ),
+      ),
+    ];
+  }
+
+  /** A frame resized (area) to the working size. */
+  async #workFrame(path: string): Promise<Tensor> {
+    const frame = await loadFrame(path);
+    const size = this.settings.workSize;
+    if (frame.shape[1] === size && frame.shape[2] === size) return frame;
+    const resized = noGrad(() =>
+      resize(frame, { height: size, width: size, mode: "area" })
+    );
+    frame.dispose();
+    return resized;
+  }
+}

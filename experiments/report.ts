@@ -1,0 +1,95 @@
+/**
+ * `tools/deno task report RUN`: merges the finished folds of a run folder
+ * into metrics.json, report.md and the plots. Folds trained on different
+ * machines (`--fold K` with the same run settings) are merged by copying
+ * their folds/<K>/ folders into one run folder first.
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { type RunInfo, writeReport } from "../src/mer/report.ts";
+import { collectFolds, type RunConfig } from "./train.ts";
+
+export async function main(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { help: { type: "boolean", short: "h" } },
+  });
+  if (values.help || positionals.length !== 1) {
+    console.log(
+      "Usage: tools/deno task report RUN\n\nWrites RUN/metrics.json, RUN/report.md and RUN/plots/ from RUN/folds/*/predictions.json.",
+    );
+    return values.help ? 0 : 2;
+  }
+  const runDir = positionals[0];
+  let config: RunConfig;
+  try {
+    config = JSON.parse(await Deno.readTextFile(join(runDir, "config.json")));
+  } catch {
+    console.error(
+      `${
+        join(runDir, "config.json")
+      } not found or unreadable: RUN must be a run folder of tools/deno task train`,
+    );
+    return 1;
+  }
+  const folds = await collectFolds(runDir);
+  if (folds.length === 0) {
+    console.error(
+      `No finished folds in ${
+        join(runDir, "folds")
+      }; train some with tools/deno task train --fold K`,
+    );
+    return 1;
+  }
+  let previous: Partial<RunInfo> = {};
+  try {
+    previous = JSON.parse(
+      await Deno.readTextFile(join(runDir, "metrics.json")),
+    );
+  } catch {
+    // First report of this run folder.
+  }
+  const subjects = previous.totalFolds;
+  const info: RunInfo = {
+    dataset: config.options.dataset,
+    variant: config.options.variant,
+    preset: config.preset.name,
+    classNames: previous.classNames ?? inferClassNames(config),
+    totalFolds: subjects ?? folds.length,
+    command: config.command,
+    adapter: previous.adapter ?? "not recorded",
+    seconds: folds.reduce(
+      (s, f) => s + Object.values(f.seconds).reduce((a, b) => a + b, 0),
+      0,
+    ),
+    preprocessSeconds: previous.preprocessSeconds ?? 0,
+    synthetic: previous.synthetic ?? false,
+  };
+  const metrics = await writeReport(runDir, info, folds);
+  const m = metrics.overall;
+  console.log(
+    `${folds.length} folds: accuracy ${m.accuracy.toFixed(3)}, F1 ${
+      m.weightedF1.toFixed(3)
+    }, ` +
+      `UF1 ${m.uf1.toFixed(3)}, UAR ${m.uar.toFixed(3)}; wrote ${
+        join(runDir, "report.md")
+      }`,
+  );
+  return 0;
+}
+
+function inferClassNames(config: RunConfig): string[] {
+  const classes = config.options.classes ??
+    (config.options.dataset === "casme2" || config.options.dataset === "samm"
+      ? 5
+      : 3);
+  if (classes === 3) return ["negative", "positive", "surprise"];
+  return config.options.dataset === "samm"
+    ? ["anger", "contempt", "happiness", "other", "surprise"]
+    : ["disgust", "happiness", "others", "repression", "surprise"];
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
