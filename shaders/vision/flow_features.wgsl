@@ -1,9 +1,9 @@
-// Motion features of consecutive frame pairs, [5, T, H, W]: channel 0 and 1
-// the flow (u, v) of pair t mapped from [-bound, bound] pixels to [0, 1] as
-// clamp((f + bound) * 255 / (2 * bound), 0, 255) / 255, rounded to the
-// 8-bit level first when round_flow is 1; channels 2 to 4 the absolute
-// difference |frame[t + 1] - frame[t]| / 255 of each colour channel (a
-// single channel is repeated three times).
+// Motion features of consecutive frame pairs, [5, T, H, W]. Channels 0 and
+// 1 are the flow (u, v) of pair t, mapped from [-bound, bound] pixels to
+// [0, 1] by clamp((f + bound) * 255 / (2 * bound), 0, 255) / 255 and
+// rounded to the 8-bit level first when round_flow is 1. Channels 2 to 4
+// are the absolute difference |frame[t + 1] - frame[t]| / 255 of each
+// colour channel, and a single channel is repeated three times.
 // Bindings: 0 uniform Params, 1 flows [T, 2, H, W], 2 frames [T + 1, C, H, W]
 // (0..255), 3 out [5, T, H, W].
 

@@ -1,18 +1,21 @@
-// Median filter of TV-L1 flow fields over a 3x3 or 5x5 window with
-// replicated borders, as OpenCV's medianBlur does for float images (ksize
-// 3 or 5). Each image whose convergence state already meets OpenCV's
-// stopping rule (squared update sum <= scaled_epsilon) is copied unchanged,
-// because OpenCV's outer loop stops before its median step.
+// Median filter of TV-L1 flow fields over a 5x5 (or, with WINDOW_3, 3x3)
+// window with replicated borders, as OpenCV's medianBlur does for float
+// images. Each image whose convergence state already meets OpenCV's stopping
+// rule (squared update sum <= scaled_epsilon) is copied unchanged, because
+// OpenCV's outer loop stops before its median step. Workgroup g of image b
+// covers elements g * 256 + lid, stepping by groups_per_image * 256, over
+// both flow planes. The choice between median and copy is made by loop
+// bounds rather than an if, because llvmpipe runs both sides of a branch
+// with lane masks but leaves a loop as soon as no lane is active.
 // Bindings: 0 uniform Params, 1 flow [B, 2, H, W], 2 state [B, STATE_STRIDE],
 // 3 out [B, 2, H, W].
 
 const STATE_STRIDE: u32 = 288u;
 
 struct Params {
-  images: u32,
+  groups_per_image: u32,
   h: u32,
   w: u32,
-  radius: u32,
   scaled_epsilon: f32,
 }
 
@@ -233,22 +236,28 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let i = flat_workgroup(wid, nwg) * 256u + lid;
+  let group = flat_workgroup(wid, nwg);
+  let b = group / params.groups_per_image;
   let plane = params.h * params.w;
-  if (i >= params.images * 2u * plane) {
-    return;
+  let count = 2u * plane;
+  let base = 2u * b * plane;
+  let first = (group % params.groups_per_image) * 256u + lid;
+  let stride = params.groups_per_image * 256u;
+  let converged = state[b * STATE_STRIDE] <= params.scaled_epsilon;
+  let median_end = select(count, 0u, converged);
+  let copy_end = select(0u, count, converged);
+  for (var e = first; e < median_end; e += stride) {
+    let at = e % plane;
+    let x = i32(at % params.w);
+    let y = i32(at / params.w);
+    let plane_base = base + (e / plane) * plane;
+#if WINDOW_3
+    out[base + e] = median_3x3(plane_base, x, y);
+#else
+    out[base + e] = median_5x5(plane_base, x, y);
+#endif
   }
-  let b = i / (2u * plane);
-  if (state[b * STATE_STRIDE] <= params.scaled_epsilon) {
-    out[i] = flow[i];
-    return;
-  }
-  let base = (i / plane) * plane;
-  let x = i32(i % params.w);
-  let y = i32((i % plane) / params.w);
-  if (params.radius == 1u) {
-    out[i] = median_3x3(base, x, y);
-  } else {
-    out[i] = median_5x5(base, x, y);
+  for (var e = first; e < copy_end; e += stride) {
+    out[base + e] = flow[base + e];
   }
 }

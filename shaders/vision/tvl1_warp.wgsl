@@ -1,7 +1,6 @@
-// TV-L1 warping step: samples I1 and its gradient at x + u(x) with OpenCV's
-// remap (bicubic, A = -0.75, sample positions rounded to 1/32 pixel, taps
-// outside the image read 0) and stores the terms of the linearised data
-// term: I1wx, I1wy, grad = I1wx^2 + I1wy^2, and
+// TV-L1 warping step: samples I1 and its gradient at x + u(x) with bicubic
+// interpolation, taps outside the image reading 0, and stores the terms of
+// the linearised data term: I1wx, I1wy, grad = I1wx^2 + I1wy^2, and
 // rho_c = I1w - I1wx * u1 - I1wy * u2 - I0. It also resets each image's
 // convergence state, because every warp restarts OpenCV's stopping rule.
 // Bindings: 0 uniform Params, 1 i0 [B, H, W], 2 i1 [B, H, W],
@@ -10,6 +9,12 @@
 // 6 state [B, STATE_STRIDE].
 
 const STATE_STRIDE: u32 = 288u;
+// Cubic convolution parameter: -0.75 with positions rounded to 1/32 pixel
+// (SUBPIXEL_STEPS) is OpenCV's remap; -0.5 (Keys) at exact positions
+// (SUBPIXEL_STEPS = 0) interpolates quadratics exactly, which removes the
+// sub-pixel bias that -0.75 gives on smooth images.
+override CUBIC_A: f32 = -0.75;
+override SUBPIXEL_STEPS: f32 = 32.0;
 // Larger than any squared update sum, like OpenCV's initial FLT_MAX.
 const UNCONVERGED: f32 = 1e30;
 
@@ -28,7 +33,7 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> state: array<f32>;
 
 fn cubic_weights(t: f32) -> vec4<f32> {
-  let a = -0.75;
+  let a = CUBIC_A;
   let w0 = ((a * (t + 1.0) - 5.0 * a) * (t + 1.0) + 8.0 * a) * (t + 1.0) - 4.0 * a;
   let w1 = ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0;
   let w2 = ((a + 2.0) * (1.0 - t) - (a + 3.0)) * (1.0 - t) * (1.0 - t) + 1.0;
@@ -57,12 +62,15 @@ fn main(
   let u2 = flow[(2u * b + 1u) * plane + at];
 
   // OpenCV rounds map coordinates to 1/32 pixel (INTER_BITS = 5).
-  let fixed_x = i32(round((f32(x) + u1) * 32.0));
-  let fixed_y = i32(round((f32(y) + u2) * 32.0));
-  let sx = (fixed_x >> 5u) - 1;
-  let sy = (fixed_y >> 5u) - 1;
-  let wx = cubic_weights(f32(fixed_x & 31) / 32.0);
-  let wy = cubic_weights(f32(fixed_y & 31) / 32.0);
+  var position = vec2<f32>(f32(x) + u1, f32(y) + u2);
+  if (SUBPIXEL_STEPS > 0.0) {
+    position = round(position * SUBPIXEL_STEPS) / SUBPIXEL_STEPS;
+  }
+  let cell = floor(position);
+  let sx = i32(cell.x) - 1;
+  let sy = i32(cell.y) - 1;
+  let wx = cubic_weights(position.x - cell.x);
+  let wy = cubic_weights(position.y - cell.y);
 
   var value = 0.0;
   var dx = 0.0;

@@ -21,7 +21,7 @@ const grayLayout = new UniformLayout([
 
 /**
  * Converts [3, H, W] (or [N, 3, H, W]) images in 0..255 to [H, W] (or
- * [N, H, W]) luma. `order` says which channel is red: "rgb" (the default,
+ * [N, H, W]) luma. `order` names the channel order: "rgb" (the default,
  * what the loaders give) or "bgr" (OpenCV's own order).
  */
 export function toGray(image: Tensor, order: ChannelOrder = "rgb"): Tensor {

@@ -30,7 +30,7 @@ export function planeLayout(image: Tensor, op: string): PlaneLayout {
   const height = image.shape[image.rank - 2];
   const width = image.shape[image.rank - 1];
   if (height < 1 || width < 1) {
-    throw new Error(`${op} got an empty image ${image.describe()}`);
+    throw new Error(`${op} expects a non-empty image, got ${image.describe()}`);
   }
   return { planes: image.size / (height * width), height, width };
 }

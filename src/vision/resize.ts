@@ -3,8 +3,8 @@
  * images: INTER_LINEAR (half-pixel centres, source x = (x' + 0.5) * scale -
  * 0.5, edges replicated) and INTER_AREA (pixel-area weights when shrinking,
  * OpenCV's area-mode linear weights when enlarging). The weights of each axis
- * are computed here once per size pair (O(H + W) numbers, cached on the GPU);
- * every pixel is computed by shaders/vision/resample.wgsl.
+ * are computed here once per size pair, O(H + W) numbers cached on the GPU,
+ * and every pixel is computed by shaders/vision/resample.wgsl.
  */
 import { runtime } from "../gpu/runtime.ts";
 import { UniformLayout } from "../gpu/uniforms.ts";
@@ -102,7 +102,10 @@ export function areaTaps(
     }
     for (let s = first; s < last; s++) row.push([s, 1 / cellWidth]);
     if (end - last > 1e-3) {
-      row.push([last, Math.min(Math.min(end - last, 1), cellWidth) / cellWidth]);
+      row.push([
+        last,
+        Math.min(Math.min(end - last, 1), cellWidth) / cellWidth,
+      ]);
     }
     offsets.push(row[0][0]);
     weights.push(row.map(([, w]) => Math.fround(w)));

@@ -2,18 +2,19 @@
  * TV-L1 optical flow (Zach, Pock and Bischof, "A Duality Based Approach for
  * Realtime TV-L1 Optical Flow", DAGM 2007) as OpenCV 4.6's
  * `cv::optflow::DualTVL1OpticalFlow` computes it, with its default
- * parameters: a pyramid of `nscales` levels, each `scaleStep` times the size
- * of the one above (INTER_LINEAR, stopping before a side drops under 16
- * pixels); per level `warps` bicubic warps of I1 and its gradient; per warp
- * up to `outerIterations` rounds of a 5x5 median filter of the flow followed
- * by up to `innerIterations` thresholding, primal and dual steps; the flow
+ * parameters. The images form a pyramid of `nscales` levels, each
+ * `scaleStep` times the size of the one above (INTER_LINEAR), which stops
+ * before a side drops under 16 pixels. Each level warps I1 and its gradient
+ * `warps` times (bicubic). After each warp come up to `outerIterations`
+ * rounds of a 5x5 median filter of the flow, each followed by up to
+ * `innerIterations` thresholding, primal and dual steps. The flow is then
  * resized to the next level and divided by `scaleStep`.
  *
  * The stopping rule is OpenCV's: a warp ends as soon as the sum of squared
- * flow updates of one iteration is at most epsilon^2 * H * W. The sum is
- * reduced and tested on the GPU by the kernel that runs the iterations, so
- * no readback interrupts the iterations; dispatches of a warp that has
- * already converged return at once.
+ * flow updates of one iteration is at most epsilon^2 * H * W. The kernel
+ * that runs the iterations reduces and tests the sum on the GPU, so no
+ * readback interrupts them. Dispatches of a warp that has already converged
+ * return at once.
  *
  * Every step runs in WGSL (shaders/vision/): resample.wgsl (pyramid and flow
  * upsampling), tvl1_gradient.wgsl, tvl1_warp.wgsl, median.wgsl and
@@ -21,6 +22,7 @@
  * dispatches, one workgroup per pair in the iteration kernel.
  */
 import { runtime } from "../gpu/runtime.ts";
+import type { KernelSpec } from "../gpu/shader.ts";
 import { UniformLayout } from "../gpu/uniforms.ts";
 import { empty, scope, type Tensor, zeros } from "../tensor.ts";
 import {
@@ -43,12 +45,15 @@ import medianSource from "../../shaders/vision/median.wgsl" with {
 import iterateSource from "../../shaders/vision/tvl1_iterate.wgsl" with {
   type: "text",
 };
+import iterateGlobalSource from "../../shaders/vision/tvl1_iterate_global.wgsl" with {
+  type: "text",
+};
 
 /** Parameters of `tvl1Flow`, named as OpenCV's DualTVL1OpticalFlow names them. */
 export interface Tvl1Options {
   /** Time step of the numerical scheme. */
   tau?: number;
-  /** Weight of the data term; smaller values give smoother flow. */
+  /** Weight of the data term (smaller values give smoother flow). */
   lambda?: number;
   /** Coupling weight between the flow and its thresholded copy. */
   theta?: number;
@@ -66,13 +71,22 @@ export interface Tvl1Options {
   scaleStep?: number;
   /** Median window side: 5 or 3, or 0 or 1 for no median filtering. */
   medianFiltering?: number;
+  /**
+   * Interpolation of I1 at x + u (not an OpenCV option). "opencv" is
+   * OpenCV's remap, bicubic with a = -0.75 at positions rounded to 1/32
+   * pixel. "keys" is Keys' cubic (a = -0.5) at exact positions. On smooth
+   * images the first biases sub-pixel flow towards zero, so a 0.3 px motion
+   * of Gaussian blobs comes out as about 0.255 px, in OpenCV too. The second
+   * has no such bias.
+   */
+  warpInterpolation?: "opencv" | "keys";
 }
 
 /**
  * The defaults of OpenCV 4.6 (`cv2.optflow.DualTVL1OpticalFlow_create()`:
  * tau 0.25, lambda 0.15, theta 0.3, nscales 5, warps 5, epsilon 0.01,
  * innerIterations 30, outerIterations 10, scaleStep 0.8, medianFiltering 5,
- * gamma 0).
+ * gamma 0), with OpenCV's remap for the warps.
  */
 export const TVL1_DEFAULTS: Readonly<Required<Tvl1Options>> = Object.freeze({
   tau: 0.25,
@@ -85,6 +99,7 @@ export const TVL1_DEFAULTS: Readonly<Required<Tvl1Options>> = Object.freeze({
   outerIterations: 10,
   scaleStep: 0.8,
   medianFiltering: 5,
+  warpInterpolation: "opencv",
 });
 
 /** Floats per image in the convergence state (see tvl1_iterate.wgsl). */
@@ -99,16 +114,17 @@ const gradientLayout = new UniformLayout([
 ]);
 const warpLayout = gradientLayout;
 const medianLayout = new UniformLayout([
-  ["images", "u32"],
+  ["groups_per_image", "u32"],
   ["h", "u32"],
   ["w", "u32"],
-  ["radius", "u32"],
   ["scaled_epsilon", "f32"],
 ]);
 const iterateLayout = new UniformLayout([
   ["h", "u32"],
   ["w", "u32"],
   ["inner_iterations", "u32"],
+  ["tile_w", "u32"],
+  ["tiles_per_row", "u32"],
   ["l_t", "f32"],
   ["theta", "f32"],
   ["taut", "f32"],
@@ -129,6 +145,7 @@ export function resolveTvl1Options(
   options: Tvl1Options = {},
 ): Required<Tvl1Options> {
   const known = new Set(Object.keys(TVL1_DEFAULTS));
+
   for (const key of Object.keys(options)) {
     if (!known.has(key)) {
       throw new Error(
@@ -137,6 +154,7 @@ export function resolveTvl1Options(
       );
     }
   }
+
   const o = { ...TVL1_DEFAULTS, ...options };
   const op = "tvl1Flow";
   checkNumber(o.tau, "tau", 1e-6, 10, op);
@@ -148,6 +166,12 @@ export function resolveTvl1Options(
   checkInteger(o.innerIterations, "innerIterations", 1, 100000, op);
   checkInteger(o.outerIterations, "outerIterations", 1, 100000, op);
   checkNumber(o.scaleStep, "scaleStep", 0.01, 0.99, op);
+  if (o.warpInterpolation !== "opencv" && o.warpInterpolation !== "keys") {
+    throw new Error(
+      `tvl1Flow: warpInterpolation must be "opencv" or "keys", got ` +
+        String(o.warpInterpolation),
+    );
+  }
   if (![0, 1, 3, 5].includes(o.medianFiltering)) {
     throw new Error(
       `tvl1Flow: medianFiltering must be 5 or 3 (window side), or 0 or 1 ` +
@@ -210,13 +234,62 @@ function upscaleFlow(
   );
 }
 
-/** Flow of one pyramid level; returns the updated flow tensor. */
+/** The iteration kernel for an image size, with its tile layout. */
+export interface IterationPlan {
+  kernel: KernelSpec;
+  /** Tile width and tiles per row (tvl1_iterate.wgsl). */
+  tileWidth: number;
+  tilesPerRow: number;
+}
+
+/** Tile sides of tvl1_iterate.wgsl. */
+const TILE_ROWS = 4;
+const MAX_TILE_COLUMNS = 16;
+
+/**
+ * Plans tvl1_iterate.wgsl for an image: tiles of 4 rows and at most 16
+ * columns, one per invocation of a workgroup of 64 or 256. Images of more
+ * than 256 tiles use tvl1_iterate_global.wgsl.
+ */
+export function planIterations(
+  h: number,
+  w: number,
+  forceGlobal = false,
+): IterationPlan {
+  const tilesPerRow = Math.ceil(w / MAX_TILE_COLUMNS);
+  const tileWidth = Math.ceil(w / tilesPerRow);
+  const tiles = Math.ceil(h / TILE_ROWS) * tilesPerRow;
+  if (tiles > 256 || forceGlobal) {
+    return {
+      kernel: {
+        file: "shaders/vision/tvl1_iterate_global.wgsl",
+        source: iterateGlobalSource,
+        constants: { WORKGROUP_SIZE: 256 },
+      },
+      tileWidth,
+      tilesPerRow,
+    };
+  }
+  // Two sizes only, because each compiles for about a second on llvmpipe.
+  return {
+    kernel: {
+      file: "shaders/vision/tvl1_iterate.wgsl",
+      source: iterateSource,
+      constants: { WORKGROUP_SIZE: tiles <= 64 ? 64 : 256 },
+    },
+    tileWidth,
+    tilesPerRow,
+  };
+}
+
+/** Runs the warps of one pyramid level and returns the updated flow. */
 function solveLevel(
   i0: Tensor,
   i1: Tensor,
   initialFlow: Tensor,
   state: Tensor,
   o: Required<Tvl1Options>,
+  iterationKernel: "auto" | "global",
 ): Tensor {
   const rt = runtime();
   const [images, h, w] = i0.shape;
@@ -228,7 +301,10 @@ function solveLevel(
   const gradient = empty([images, 2, h, w], "f32", "tvl1.i1_gradient");
   rt.dispatch({
     op: "tvl1.gradient",
-    kernel: { file: "shaders/vision/tvl1_gradient.wgsl", source: gradientSource },
+    kernel: {
+      file: "shaders/vision/tvl1_gradient.wgsl",
+      source: gradientSource,
+    },
     uniforms: gradientLayout.pack({ images, h, w }),
     bindings: [i1.binding(), gradient.binding()],
     workgroups,
@@ -238,28 +314,44 @@ function solveLevel(
   const dual = zeros([images, 4, h, w], "f32", "tvl1.dual");
   let flow = initialFlow;
   let spare = empty([images, 2, h, w], "f32", "tvl1.flow");
+  const plan = planIterations(h, w, iterationKernel === "global");
   const warpUniforms = warpLayout.pack({ images, h, w });
+  // A few workgroups per image, each looping over many pixels.
+  const medianGroups = Math.min(16, Math.ceil((2 * plane) / 2048));
   const medianUniforms = medianLayout.pack({
-    images,
+    groups_per_image: medianGroups,
     h,
     w,
-    radius: Math.max(0, (o.medianFiltering - 1) / 2),
     scaled_epsilon: scaledEpsilon,
   });
+  const medianKernel: KernelSpec = {
+    file: "shaders/vision/median.wgsl",
+    source: medianSource,
+    defines: { WINDOW_3: o.medianFiltering === 3 },
+  };
   const iterateUniforms = iterateLayout.pack({
     h,
     w,
     inner_iterations: o.innerIterations,
+    tile_w: plan.tileWidth,
+    tiles_per_row: plan.tilesPerRow,
     l_t: o.lambda * o.theta,
     theta: o.theta,
     taut: o.tau / o.theta,
     scaled_epsilon: scaledEpsilon,
   });
 
+  const warpKernel: KernelSpec = {
+    file: "shaders/vision/tvl1_warp.wgsl",
+    source: warpSource,
+    constants: o.warpInterpolation === "opencv"
+      ? { CUBIC_A: -0.75, SUBPIXEL_STEPS: 32 }
+      : { CUBIC_A: -0.5, SUBPIXEL_STEPS: 0 },
+  };
   for (let warp = 0; warp < o.warps; warp++) {
     rt.dispatch({
       op: "tvl1.warp",
-      kernel: { file: "shaders/vision/tvl1_warp.wgsl", source: warpSource },
+      kernel: warpKernel,
       uniforms: warpUniforms,
       bindings: [
         i0.binding(),
@@ -276,20 +368,17 @@ function solveLevel(
       if (o.medianFiltering > 1) {
         rt.dispatch({
           op: "tvl1.median",
-          kernel: { file: "shaders/vision/median.wgsl", source: medianSource },
+          kernel: medianKernel,
           uniforms: medianUniforms,
           bindings: [flow.binding(), state.binding(), spare.binding()],
-          workgroups: Math.ceil((images * 2 * plane) / 256),
+          workgroups: images * medianGroups,
           shapes,
         });
         [flow, spare] = [spare, flow];
       }
       rt.dispatch({
         op: "tvl1.iterate",
-        kernel: {
-          file: "shaders/vision/tvl1_iterate.wgsl",
-          source: iterateSource,
-        },
+        kernel: plan.kernel,
         uniforms: iterateUniforms,
         bindings: [
           warped.binding(),
@@ -306,23 +395,28 @@ function solveLevel(
   return flow;
 }
 
-/** Flows of a batch plus the inner iterations each pair ran. */
+/** Flows of a batch with the convergence state of each pair. */
 export interface Tvl1Result {
   /** [B, 2, H, W]: u (horizontal) and v (vertical) in pixels. */
   flow: Tensor;
-  /** [B, STATE_STRIDE] convergence state; entry 1 of each row counts the
-   * inner iterations run over all levels and warps. */
+  /**
+   * [B, STATE_STRIDE] convergence state. Entry 1 of each row counts the
+   * inner iterations run over all levels and warps.
+   */
   state: Tensor;
 }
 
 /**
- * TV-L1 flow of a batch of grayscale pairs, [B, H, W] each (0..255), with
- * the convergence state kept for inspection.
+ * Computes the TV-L1 flow of a batch of grayscale pairs, [B, H, W] each
+ * (0..255), and keeps the convergence state for inspection.
+ * `iterationKernel` "global" runs tvl1_iterate_global.wgsl at every size,
+ * to compare it with the tiled kernel.
  */
 export function tvl1FlowWithState(
   frames0: Tensor,
   frames1: Tensor,
   options: Tvl1Options = {},
+  iterationKernel: "auto" | "global" = "auto",
 ): Tvl1Result {
   const o = resolveTvl1Options(options);
   checkSameShape(frames0, frames1, "tvl1Flow");
@@ -344,14 +438,25 @@ export function tvl1FlowWithState(
     const levels0: Tensor[] = [frames0];
     const levels1: Tensor[] = [frames1];
     for (let s = 1; s < sizes.length; s++) {
-      levels0.push(downscale(levels0[s - 1], sizes[s - 1], sizes[s], o.scaleStep));
-      levels1.push(downscale(levels1[s - 1], sizes[s - 1], sizes[s], o.scaleStep));
+      levels0.push(
+        downscale(levels0[s - 1], sizes[s - 1], sizes[s], o.scaleStep),
+      );
+      levels1.push(
+        downscale(levels1[s - 1], sizes[s - 1], sizes[s], o.scaleStep),
+      );
     }
     const state = zeros([images, STATE_STRIDE], "f32", "tvl1.state");
     const coarsest = sizes[sizes.length - 1];
     let flow = zeros([images, 2, ...coarsest], "f32", "tvl1.flow");
     for (let s = sizes.length - 1; s >= 0; s--) {
-      flow = solveLevel(levels0[s], levels1[s], flow, state, o);
+      flow = solveLevel(
+        levels0[s],
+        levels1[s],
+        flow,
+        state,
+        o,
+        iterationKernel,
+      );
       if (s > 0) {
         flow = upscaleFlow(flow, sizes[s], sizes[s - 1], o.scaleStep);
       }
@@ -361,8 +466,8 @@ export function tvl1FlowWithState(
 }
 
 /**
- * TV-L1 flow of a batch of grayscale pairs, [B, H, W] each in 0..255, to
- * [B, 2, H, W]: for each pair, frames0(x) ~ frames1(x + (u, v)).
+ * Computes the TV-L1 flow of a batch of grayscale pairs, [B, H, W] each in
+ * 0..255, as [B, 2, H, W], with frames0(x) ~ frames1(x + (u, v)) per pair.
  */
 export function tvl1FlowBatch(
   frames0: Tensor,
@@ -375,9 +480,10 @@ export function tvl1FlowBatch(
 }
 
 /**
- * TV-L1 flow from grayscale `frame0` to `frame1` ([H, W] or [1, H, W], 0..255)
- * as a [2, H, W] tensor (u, v): frame0(x) ~ frame1(x + (u, v)). The defaults
- * are OpenCV 4.6's (TVL1_DEFAULTS).
+ * Computes the TV-L1 flow from grayscale `frame0` to `frame1` ([H, W] or
+ * [1, H, W], 0..255) as a [2, H, W] tensor (u, v), with
+ * frame0(x) ~ frame1(x + (u, v)). The defaults are OpenCV 4.6's
+ * (TVL1_DEFAULTS).
  *
  * @example
  * ```ts
