@@ -111,6 +111,49 @@ export function alphasPerClip(
   return labels.map((l) => [...perClass[l]].sort((a, b) => a - b));
 }
 
+/**
+ * The `count` subjects with the fewest clips such that every LOSO fold's
+ * training set has at least 2 clips of every class (so it can form
+ * episodes), for the smoke mode; the largest subjects when no small set
+ * qualifies.
+ */
+export function smallSubjectSet(
+  records: ClipRecord[],
+  count: number,
+): string[] {
+  const bySubject = new Map<string, ClipRecord[]>();
+  for (const r of records) {
+    bySubject.set(r.subject, [...(bySubject.get(r.subject) ?? []), r]);
+  }
+  const labels = new Set(records.map((r) => r.label));
+  const ids = [...bySubject.keys()].sort((a, b) =>
+    bySubject.get(a)!.length - bySubject.get(b)!.length || a.localeCompare(b)
+  );
+  const candidates = ids.slice(0, 10);
+  let best: string[] | null = null;
+  let bestSize = Infinity;
+  const visit = (start: number, chosen: string[]) => {
+    if (chosen.length === count) {
+      const clips = chosen.flatMap((s) => bySubject.get(s)!);
+      const covered = chosen.every((held) =>
+        [...labels].every((l) =>
+          clips.filter((r) => r.subject !== held && r.label === l).length >= 2
+        )
+      );
+      if (covered && clips.length < bestSize) {
+        best = [...chosen];
+        bestSize = clips.length;
+      }
+      return;
+    }
+    for (let i = start; i < candidates.length; i++) {
+      visit(i + 1, [...chosen, candidates[i]]);
+    }
+  };
+  visit(0, []);
+  return best ?? ids.slice(-count);
+}
+
 export interface PreparedData {
   set: ClipSet;
   records: ClipRecord[];
@@ -140,14 +183,7 @@ export async function prepareData(
   for (const warning of load.warnings) log.line(`warning: ${warning}`);
   let records = load.clips;
   if (options.subjects !== undefined) {
-    // The subjects with the most clips, so every class has training clips.
-    const counts = new Map<string, number>();
-    for (const r of records) {
-      counts.set(r.subject, (counts.get(r.subject) ?? 0) + 1);
-    }
-    const keep = [...counts.keys()]
-      .sort((a, b) => counts.get(b)! - counts.get(a)! || a.localeCompare(b))
-      .slice(0, options.subjects);
+    const keep = smallSubjectSet(records, options.subjects);
     records = records.filter((r) => keep.includes(r.subject));
   }
   const classNames = [...new Set(load.clips.map((r) => r.label))].sort();

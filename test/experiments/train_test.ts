@@ -1,0 +1,179 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+
+const root = new URL("../../", import.meta.url);
+
+async function deno(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...args],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+Deno.test("train help lists every option", async () => {
+  const { code, stdout } = await deno(["experiments/train.ts", "--help"]);
+  assert.equal(code, 0);
+  for (
+    const flag of [
+      "--data",
+      "--variant",
+      "--no-prior",
+      "--features",
+      "--fold",
+      "--resume",
+      "--smoke",
+    ]
+  ) {
+    assert.match(stdout, new RegExp(flag));
+  }
+});
+
+Deno.test("train rejects bad options", async () => {
+  const unknown = await deno(["experiments/train.ts", "ck+"]);
+  assert.equal(unknown.code, 2);
+  assert.match(
+    unknown.stderr,
+    /Unknown dataset 'ck\+'; choose one of smic, casme2, samm, megc2019/,
+  );
+
+  const variant = await deno([
+    "experiments/train.ts",
+    "smic",
+    "--variant",
+    "q",
+  ]);
+  assert.equal(variant.code, 2);
+  assert.match(variant.stderr, /--variant/);
+
+  const seed = await deno(["experiments/train.ts", "smic", "--seed", "x1"]);
+  assert.equal(seed.code, 2);
+  assert.match(seed.stderr, /--seed expects a number, got 'x1'/);
+});
+
+Deno.test("train reports a missing or malformed dataset", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const missing = join(dir, "nowhere");
+    const absent = await deno([
+      "experiments/train.ts",
+      "smic",
+      "--data",
+      missing,
+      "--out",
+      dir,
+    ]);
+    assert.equal(absent.code, 1);
+    assert.match(
+      absent.stderr,
+      /Dataset folder .*nowhere \(--data\) does not exist/,
+    );
+
+    const empty = join(dir, "empty");
+    await Deno.mkdir(empty);
+    const malformed = await deno([
+      "experiments/train.ts",
+      "smic",
+      "--data",
+      empty,
+      "--out",
+      dir,
+    ]);
+    assert.equal(malformed.code, 1);
+    assert.match(malformed.stderr, /error: .*SMIC/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "train smoke run writes a report and resumes",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const data = join(dir, "smic");
+      const synth = await deno([
+        "experiments/data.ts",
+        "synth",
+        "smic",
+        "--out",
+        data,
+        "--seed",
+        "3",
+        "--size",
+        "48",
+      ]);
+      assert.equal(synth.code, 0, synth.stderr);
+
+      const out = join(dir, "runs");
+      const run = await deno([
+        "experiments/train.ts",
+        "smic",
+        "--data",
+        data,
+        "--smoke",
+        "--out",
+        out,
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /done: 3\/3 folds, accuracy/);
+      const [runName] = [...Deno.readDirSync(out)].map((e) => e.name);
+      const runDir = join(out, runName);
+      const metrics = JSON.parse(
+        Deno.readTextFileSync(join(runDir, "metrics.json")),
+      );
+      assert.equal(metrics.folds, 3);
+      assert.equal(
+        metrics.overall.count,
+        metrics.overall.confusion.flat().reduce(
+          (a: number, b: number) => a + b,
+          0,
+        ),
+      );
+      const report = Deno.readTextFileSync(join(runDir, "report.md"));
+      assert.match(report, /## Confusion matrix/);
+      for (const plot of ["loss.svg", "accuracy.svg", "confusion.svg"]) {
+        assert.match(
+          Deno.readTextFileSync(join(runDir, "plots", plot)),
+          /<svg/,
+        );
+      }
+
+      // The second predictions file disappears: resume retrains that fold
+      // from its checkpoints and ends with the same metrics.
+      await Deno.remove(join(runDir, "folds", "01", "predictions.json"));
+      await Deno.remove(join(runDir, "folds", "01", "plsm.safetensors"));
+      const resumed = await deno([
+        "experiments/train.ts",
+        "smic",
+        "--resume",
+        runDir,
+      ]);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.match(resumed.stderr, /fold 0 \(.*\): finished earlier/);
+      const again = JSON.parse(
+        Deno.readTextFileSync(join(runDir, "metrics.json")),
+      );
+      assert.deepEqual(again.overall.confusion, metrics.overall.confusion);
+      assert.equal(again.overall.accuracy, metrics.overall.accuracy);
+
+      const merged = await deno(["experiments/report.ts", runDir]);
+      assert.equal(merged.code, 0, merged.stderr);
+      assert.match(merged.stdout, /3 folds: accuracy/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
