@@ -1,6 +1,9 @@
 // y = a OP b with NumPy broadcasting, up to rank 8, row-major.
-// OP: 0 add, 1 sub, 2 mul, 3 div. a_strides and b_strides are the strides of
-// a and b aligned to y's shape, 0 along broadcast dimensions.
+// OP: 0 add, 1 sub, 2 mul, 3 div. The host coalesces the dimensions first,
+// so equal shapes reach this kernel as rank 1 with strides 1 and 1 (a flat
+// index), and a per-channel operand of an NCDHW tensor as rank 2 or 3.
+// a_strides and b_strides are the strides of a and b aligned to y's shape,
+// 0 along broadcast dimensions.
 // Bindings: 0 uniform, 1 a, 2 b, 3 y.
 
 override OP: u32 = 0u;
@@ -28,16 +31,20 @@ fn main(
   if (i >= params.n) {
     return;
   }
+  // Unravel from the innermost dimension. The outermost index is what remains,
+  // so rank 1 needs no division.
   var rest = i;
   var ia = 0u;
   var ib = 0u;
-  for (var d = i32(params.rank) - 1; d >= 0; d--) {
-    let size = at8(params.shape, u32(d));
+  for (var d = params.rank - 1u; d > 0u; d--) {
+    let size = params.shape[d / 4u][d % 4u];
     let k = rest % size;
     rest = rest / size;
-    ia += k * at8(params.a_strides, u32(d));
-    ib += k * at8(params.b_strides, u32(d));
+    ia += k * params.a_strides[d / 4u][d % 4u];
+    ib += k * params.b_strides[d / 4u][d % 4u];
   }
+  ia += rest * params.a_strides[0].x;
+  ib += rest * params.b_strides[0].x;
   let va = a[ia];
   let vb = b[ib];
   switch OP {

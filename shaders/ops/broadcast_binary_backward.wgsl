@@ -2,6 +2,7 @@
 // shape; the caller sums it down to the operand's shape with reduce_sum.
 // OP: 0 add, 1 sub, 2 mul, 3 div. SIDE: 0 for a, 1 for b.
 //   d(a+b) = 1, 1; d(a-b) = 1, -1; d(ab) = b, a; d(a/b) = 1/b, -a/b^2.
+// Shapes and strides are coalesced on the host as for broadcast_binary.wgsl.
 // Bindings: 0 uniform, 1 a, 2 b, 3 gy, 4 g (y-shaped output).
 
 override OP: u32 = 0u;
@@ -34,21 +35,23 @@ fn main(
   var rest = i;
   var ia = 0u;
   var ib = 0u;
-  for (var d = i32(params.rank) - 1; d >= 0; d--) {
-    let size = at8(params.shape, u32(d));
+  for (var d = params.rank - 1u; d > 0u; d--) {
+    let size = params.shape[d / 4u][d % 4u];
     let k = rest % size;
     rest = rest / size;
-    ia += k * at8(params.a_strides, u32(d));
-    ib += k * at8(params.b_strides, u32(d));
+    ia += k * params.a_strides[d / 4u][d % 4u];
+    ib += k * params.b_strides[d / 4u][d % 4u];
   }
-  let va = a[ia];
-  let vb = b[ib];
+  ia += rest * params.a_strides[0].x;
+  ib += rest * params.b_strides[0].x;
   var local = 1.0;
   if (OP == 1u && SIDE == 1u) {
     local = -1.0;
   } else if (OP == 2u) {
-    local = select(vb, va, SIDE == 1u);
+    local = select(b[ib], a[ia], SIDE == 1u);
   } else if (OP == 3u) {
+    let va = a[ia];
+    let vb = b[ib];
     local = select(1.0 / vb, -va / (vb * vb), SIDE == 1u);
   }
   g[i] = gy[i] * local;

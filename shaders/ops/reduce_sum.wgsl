@@ -3,7 +3,10 @@
 // element o into y[t]; with chunks > 1 a second dispatch of this kernel sums
 // the partials (a two-pass tree, no float atomics).
 // Output o -> x offset through out_shape/out_strides; reduced index r -> x
-// offset through red_shape/red_strides. Bindings: 0 uniform, 1 x, 2 y.
+// offset through red_shape/red_strides, both coalesced on the host (rank 1 at
+// least). The innermost reduced dimension is walked with a counter, so the
+// reduced index is unravelled once per row and not per element.
+// Bindings: 0 uniform, 1 x, 2 y.
 
 struct Params {
   n_out: u32,
@@ -23,15 +26,30 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-fn offset_of(index: u32, rank: u32, shape: array<vec4<u32>, 2>, strides: array<vec4<u32>, 2>) -> u32 {
-  var rest = index;
+// Offset in x of output element o.
+fn out_offset(o: u32) -> u32 {
+  var rest = o;
   var offset = 0u;
-  for (var d = i32(rank) - 1; d >= 0; d--) {
-    let size = at8(shape, u32(d));
-    offset += (rest % size) * at8(strides, u32(d));
+  for (var d = params.out_rank - 1u; d > 0u; d--) {
+    let size = params.out_shape[d / 4u][d % 4u];
+    offset += (rest % size) * params.out_strides[d / 4u][d % 4u];
     rest = rest / size;
   }
-  return offset;
+  return offset + rest * params.out_strides[0].x;
+}
+
+// Offset in x of row `row` of the reduced dimensions other than the innermost
+// one (dimensions 0 .. red_rank - 2).
+fn row_offset(row: u32) -> u32 {
+  var rest = row;
+  var offset = 0u;
+  for (var d = params.red_rank - 1u; d > 1u; d--) {
+    let e = d - 1u;
+    let size = params.red_shape[e / 4u][e % 4u];
+    offset += (rest % size) * params.red_strides[e / 4u][e % 4u];
+    rest = rest / size;
+  }
+  return offset + select(0u, rest * params.red_strides[0].x, params.red_rank > 1u);
 }
 
 @compute @workgroup_size(64)
@@ -46,12 +64,24 @@ fn main(
   }
   let o = t / params.chunks;
   let c = t % params.chunks;
-  let base = offset_of(o, params.out_rank, params.out_shape, params.out_strides);
+  let base = out_offset(o);
+  let last = params.red_rank - 1u;
+  let inner = params.red_shape[last / 4u][last % 4u];
+  let inner_stride = params.red_strides[last / 4u][last % 4u];
   let start = c * params.chunk;
   let stop = min(start + params.chunk, params.count);
+  var row = start / inner;
+  var j = start % inner;
+  var row_base = base + row_offset(row);
   var acc = 0.0;
   for (var r = start; r < stop; r++) {
-    acc += x[base + offset_of(r, params.red_rank, params.red_shape, params.red_strides)];
+    acc += x[row_base + j * inner_stride];
+    j++;
+    if (j == inner) {
+      j = 0u;
+      row++;
+      row_base = base + row_offset(row);
+    }
   }
   y[t] = acc * params.scale;
 }

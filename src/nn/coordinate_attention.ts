@@ -8,9 +8,9 @@
  */
 import {
   concat,
+  gate3d,
   hardSwish,
   mean,
-  mul,
   reshape,
   sigmoid,
   split,
@@ -106,8 +106,12 @@ export class CoordinateAttention3d extends Module {
         w: reshape(gateW, [n, c, w]).keep(),
       };
     }
-    const gated = mul(x, gateT);
-    const gatedH = mul(gated, reshape(gateH, [n, c, 1, h, 1]));
-    return mul(gatedH, reshape(gateW, [n, c, 1, 1, w]));
+
+    return gate3d(
+      x,
+      reshape(gateT, [n, c, t]),
+      reshape(gateH, [n, c, h]),
+      reshape(gateW, [n, c, w]),
+    );
   }
 }

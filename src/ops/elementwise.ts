@@ -117,22 +117,66 @@ export function broadcastStrides(shape: Shape, out: Shape): number[] {
   });
 }
 
+/** A shape with the strides of several operands over it. */
+export interface StridedDims {
+  shape: number[];
+  /** One stride list per operand, each as long as `shape`. */
+  strides: number[][];
+}
+
+/**
+ * Drops dimensions of size 1 and merges each dimension into the one before
+ * it where every operand's outer stride equals its inner stride times the
+ * inner size, so that kernels unravel fewer dimensions. The row-major order
+ * of the index space is unchanged. The result has rank 1 at least: a scalar
+ * index space becomes shape [1] with strides 0.
+ */
+export function coalesceDims(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): StridedDims {
+  const merged: StridedDims = { shape: [], strides: strides.map(() => []) };
+  shape.forEach((size, d) => {
+    if (size === 1) return;
+    const last = merged.shape.length - 1;
+    const contiguous = last >= 0 &&
+      strides.every((s, k) => merged.strides[k][last] === s[d] * size);
+    if (contiguous) {
+      merged.shape[last] *= size;
+      strides.forEach((s, k) => (merged.strides[k][last] = s[d]));
+    } else {
+      merged.shape.push(size);
+      strides.forEach((s, k) => merged.strides[k].push(s[d]));
+    }
+  });
+  if (merged.shape.length === 0) {
+    merged.shape.push(1);
+    merged.strides.forEach((s) => s.push(0));
+  }
+  return merged;
+}
+
 function binaryUniforms(
   a: Shape,
   b: Shape,
   out: Shape,
 ): Uint8Array<ArrayBuffer> {
-  if (out.length > 8) {
+  const dims = coalesceDims(out, [
+    broadcastStrides(a, out),
+    broadcastStrides(b, out),
+  ]);
+  if (dims.shape.length > 8) {
     throw new Error(
-      `Broadcasting supports rank 8 at most, got ${formatShape(out)}`,
+      `Broadcasting supports rank 8 at most (after merging contiguous ` +
+        `dimensions), got ${formatShape(out)}`,
     );
   }
   return binaryLayout.pack({
     n: out.reduce((x, y) => x * y, 1),
-    rank: out.length,
-    shape: out,
-    a_strides: broadcastStrides(a, out),
-    b_strides: broadcastStrides(b, out),
+    rank: dims.shape.length,
+    shape: dims.shape,
+    a_strides: dims.strides[0],
+    b_strides: dims.strides[1],
   });
 }
 
@@ -425,6 +469,20 @@ for (const name of Object.keys(BINARY) as Binary[]) {
         {
           label: "scalar operand",
           inputs: [randomTensor(rng, [1]), right([5, 7])],
+          attrs: {},
+        },
+        {
+          label: "gate along H of NCDHW",
+          inputs: [randomTensor(rng, [2, 3, 4, 5, 6]), right([2, 3, 1, 5, 1])],
+          attrs: {},
+        },
+        {
+          // No two neighbouring axes merge, so the kernel unravels 6 axes.
+          label: "rank 6 alternating broadcast",
+          inputs: [
+            randomTensor(rng, [2, 3, 4, 5, 3, 2]),
+            right([2, 1, 4, 1, 3, 1]),
+          ],
           attrs: {},
         },
       ];

@@ -1,6 +1,7 @@
 /** Every operator of the framework; importing this module registers them. */
 export * from "./conv.ts";
 export * from "./elementwise.ts";
+export * from "./gate.ts";
 export * from "./reduce.ts";
 export * from "./pool.ts";
 export * from "./linear.ts";

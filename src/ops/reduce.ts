@@ -24,7 +24,7 @@ import {
   unravel,
 } from "./cpu_tensor.ts";
 import { ACCUMULATING_TOLERANCE, defineOp } from "./registry.ts";
-import { expandTo } from "./elementwise.ts";
+import { coalesceDims, expandTo } from "./elementwise.ts";
 
 const reduceLayout = new UniformLayout([
   ["n_out", "u32"],
@@ -59,11 +59,25 @@ function dispatchReduce(
 ): void {
   const nOut = out.shape.reduce((a, b) => a * b, 1);
   const count = reduced.shape.reduce((a, b) => a * b, 1);
+
+  // Long sums are split into chunks only when there are few outputs. With
+  // 512 outputs or more one pass has enough invocations, as for the
+  // Coordinate Attention means of x [16, 32, 5, 4, 4] (2560 sums of 16).
   let chunks = 1;
   if (nOut < 512 && count > 2048) {
     chunks = Math.min(Math.ceil(count / 512), Math.ceil(2048 / nOut));
   }
   const chunk = Math.ceil(count / chunks);
+
+  const outDims = coalesceDims(out.shape, [out.strides]);
+  const reducedDims = coalesceDims(reduced.shape, [reduced.strides]);
+  if (outDims.shape.length > 8 || reducedDims.shape.length > 8) {
+    throw new Error(
+      `${op} supports rank 8 at most (after merging contiguous dimensions), ` +
+        `got ${formatShape(x.shape)}`,
+    );
+  }
+
   const rt = runtime();
   const target = chunks === 1
     ? result
@@ -76,18 +90,19 @@ function dispatchReduce(
       chunks,
       chunk,
       count,
-      out_rank: out.shape.length,
-      red_rank: reduced.shape.length,
+      out_rank: outDims.shape.length,
+      red_rank: reducedDims.shape.length,
       scale,
-      out_shape: out.shape,
-      out_strides: out.strides,
-      red_shape: reduced.shape,
-      red_strides: reduced.strides,
+      out_shape: outDims.shape,
+      out_strides: outDims.strides[0],
+      red_shape: reducedDims.shape,
+      red_strides: reducedDims.strides[0],
     }),
     bindings: [x.binding(), target.binding()],
     workgroups: Math.ceil((nOut * chunks) / 64),
     shapes: `x ${formatShape(x.shape)}`,
   });
+
   if (chunks > 1) {
     rt.dispatch({
       op: `${op}.partials`,
@@ -297,6 +312,17 @@ for (const name of ["sum", "mean"] as const) {
         label: "two-pass reduction",
         inputs: [randomTensor(rng, [3, 3000])],
         attrs: { axes: [1] },
+      },
+      {
+        label: "three reduced axes apart",
+        inputs: [randomTensor(rng, [3, 2, 5, 3, 4])],
+        attrs: { axes: [0, 2, 4] },
+      },
+      {
+        // 3567 terms in 7 chunks of 510, which end inside rows of 29.
+        label: "two-pass, chunks end mid-row",
+        inputs: [randomTensor(rng, [3, 41, 2, 29])],
+        attrs: { axes: [0, 1, 3] },
       },
     ],
     tolerance: ACCUMULATING_TOLERANCE,
