@@ -1,19 +1,37 @@
-override KD: u32 = 3u;
-override KH: u32 = 3u;
-override KW: u32 = 3u;
+// Conv3d weight gradient, first pass: an implicit GEMM (M = Cout,
+// N = taps k = (ci, kd, kh, kw), reduced over batch * output positions) split
+// into chunks of output rows (n, od, oh), each chunk writing its own partial
+// sum, which conv3d_sum_partials.wgsl adds (two passes, no float atomics):
+//   partial[c, co, k] = sum over rows (n, od, oh) of chunk c and ow of
+//     gyq[n, co, od, oh, ow] * xq[n, ci, od*SD + kd, oh*SH + kh, kw, ow].
+// Both operands are read as vec4 blocks of 4 positions of a row: the
+// unfolded input xq (conv3d_unfold.wgsl) and the output gradient with its
+// rows zero-padded to the same multiple of 4. Each invocation accumulates a
+// register block of 16 output channels times 16 taps.
+// NOTE: 256 accumulators suit CPU rasterizers, but a discrete GPU would
+// likely spill them to memory (see conv3d_forward.wgsl).
+// Layout NCDHW. Bindings: 0 uniform, 1 xq [N, Cin, Dq, Hq, KW, Wq] as vec4,
+// 2 gyq [N, Cout, Do, Ho, Wq] as vec4, 3 partial [chunks, Cout, Cin*KD*KH*KW].
 
 struct Params {
+  // Invocations in all: chunks * co_blocks * tap_blocks.
   invocations: u32,
   tap_blocks: u32,
   co_blocks: u32,
+  // Output rows N * Do * Ho, split into chunks of rows_per_chunk.
   rows: u32,
   rows_per_chunk: u32,
   c_in: u32,
   c_out: u32,
+  // vec4 blocks per row: Wq / 4.
   row_blocks: u32,
   out_size: vec4<u32>,
+  // Dq, Hq of the unfolded input.
   in_size: vec4<u32>,
+  // SD, SH (the unfolding applied SW).
   stride: vec4<u32>,
+  // KD, KH, KW.
+  kernel_size: vec4<u32>,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -21,24 +39,75 @@ struct Params {
 @group(0) @binding(2) var<storage, read> gyq: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 
-// vec4 offset in xq of tap k (flat over ci, kd, kh, kw) at output row 0.
+// Sums of one output channel for the 16 taps of the block: t0[c] is tap c,
+// t1[c] tap 4 + c, and so on.
+struct Taps {
+  t0: vec4<f32>,
+  t1: vec4<f32>,
+  t2: vec4<f32>,
+  t3: vec4<f32>,
+}
+
+// The 16 taps of the block at one vec4 of positions.
+struct Inputs {
+  x0: vec4<f32>,
+  x1: vec4<f32>,
+  x2: vec4<f32>,
+  x3: vec4<f32>,
+  x4: vec4<f32>,
+  x5: vec4<f32>,
+  x6: vec4<f32>,
+  x7: vec4<f32>,
+  x8: vec4<f32>,
+  x9: vec4<f32>,
+  x10: vec4<f32>,
+  x11: vec4<f32>,
+  x12: vec4<f32>,
+  x13: vec4<f32>,
+  x14: vec4<f32>,
+  x15: vec4<f32>,
+}
+
+fn multiply_add(acc: Taps, g: vec4<f32>, x: Inputs) -> Taps {
+  return Taps(
+    acc.t0 + vec4<f32>(dot(g, x.x0), dot(g, x.x1), dot(g, x.x2), dot(g, x.x3)),
+    acc.t1 + vec4<f32>(dot(g, x.x4), dot(g, x.x5), dot(g, x.x6), dot(g, x.x7)),
+    acc.t2 + vec4<f32>(dot(g, x.x8), dot(g, x.x9), dot(g, x.x10), dot(g, x.x11)),
+    acc.t3 + vec4<f32>(dot(g, x.x12), dot(g, x.x13), dot(g, x.x14), dot(g, x.x15)),
+  );
+}
+
+// vec4 offset in xq of tap k (flat over ci, kd, kh, kw) at output row 0;
+// taps past the end read the last one.
 fn tap_offset(k: u32) -> u32 {
-  let taps = KD * KH * KW;
+  let size = params.kernel_size;
+  let taps = size.x * size.y * size.z;
   let q = min(k, params.c_in * taps - 1u);
   let ci = q / taps;
   let tap = q % taps;
-  let kw = tap % KW;
-  let kh = (tap / KW) % KH;
-  let kd = tap / (KW * KH);
-  return (((ci * params.in_size.x + kd) * params.in_size.y + kh) * KW + kw) * params.row_blocks;
+  let kw = tap % size.z;
+  let kh = (tap / size.z) % size.y;
+  let kd = tap / (size.z * size.y);
+  let h = (ci * params.in_size.x + kd) * params.in_size.y + kh;
+  return (h * size.z + kw) * params.row_blocks;
 }
 
-fn store(chunk: u32, co: u32, k: u32, value: f32) {
-  let k_total = params.c_in * KD * KH * KW;
+fn store_tap(chunk: u32, co: u32, k: u32, value: f32) {
+  let size = params.kernel_size;
+  let k_total = params.c_in * size.x * size.y * size.z;
   if (co >= params.c_out || k >= k_total) {
     return;
   }
   partial[(chunk * params.c_out + co) * k_total + k] = value;
+}
+
+fn store_taps(chunk: u32, co: u32, k0: u32, sums: Taps) {
+  let all = array<vec4<f32>, 4>(sums.t0, sums.t1, sums.t2, sums.t3);
+  for (var q = 0u; q < 4u; q++) {
+    for (var c = 0u; c < 4u; c++) {
+      store_tap(chunk, co, k0 + 4u * q + c, all[q][c]);
+    }
+  }
 }
 
 @compute @workgroup_size(64)
@@ -56,10 +125,9 @@ fn main(
   let co0 = (rest % params.co_blocks) * 16u;
   let chunk = rest / params.co_blocks;
   let out = params.out_size;
-  let row4 = params.row_blocks;
-  let channel_stride = out.x * out.y * row4;
+  let row_blocks = params.row_blocks;
+  let channel_stride = out.x * out.y * row_blocks;
   let last = params.c_out - 1u;
-
   let t0 = tap_offset(k0 + 0u);
   let t1 = tap_offset(k0 + 1u);
   let t2 = tap_offset(k0 + 2u);
@@ -92,262 +160,23 @@ fn main(
   let g13 = min(co0 + 13u, last) * channel_stride;
   let g14 = min(co0 + 14u, last) * channel_stride;
   let g15 = min(co0 + 15u, last) * channel_stride;
-  var a0_0 = 0.0;
-  var a0_1 = 0.0;
-  var a0_2 = 0.0;
-  var a0_3 = 0.0;
-  var a0_4 = 0.0;
-  var a0_5 = 0.0;
-  var a0_6 = 0.0;
-  var a0_7 = 0.0;
-  var a0_8 = 0.0;
-  var a0_9 = 0.0;
-  var a0_10 = 0.0;
-  var a0_11 = 0.0;
-  var a0_12 = 0.0;
-  var a0_13 = 0.0;
-  var a0_14 = 0.0;
-  var a0_15 = 0.0;
-  var a1_0 = 0.0;
-  var a1_1 = 0.0;
-  var a1_2 = 0.0;
-  var a1_3 = 0.0;
-  var a1_4 = 0.0;
-  var a1_5 = 0.0;
-  var a1_6 = 0.0;
-  var a1_7 = 0.0;
-  var a1_8 = 0.0;
-  var a1_9 = 0.0;
-  var a1_10 = 0.0;
-  var a1_11 = 0.0;
-  var a1_12 = 0.0;
-  var a1_13 = 0.0;
-  var a1_14 = 0.0;
-  var a1_15 = 0.0;
-  var a2_0 = 0.0;
-  var a2_1 = 0.0;
-  var a2_2 = 0.0;
-  var a2_3 = 0.0;
-  var a2_4 = 0.0;
-  var a2_5 = 0.0;
-  var a2_6 = 0.0;
-  var a2_7 = 0.0;
-  var a2_8 = 0.0;
-  var a2_9 = 0.0;
-  var a2_10 = 0.0;
-  var a2_11 = 0.0;
-  var a2_12 = 0.0;
-  var a2_13 = 0.0;
-  var a2_14 = 0.0;
-  var a2_15 = 0.0;
-  var a3_0 = 0.0;
-  var a3_1 = 0.0;
-  var a3_2 = 0.0;
-  var a3_3 = 0.0;
-  var a3_4 = 0.0;
-  var a3_5 = 0.0;
-  var a3_6 = 0.0;
-  var a3_7 = 0.0;
-  var a3_8 = 0.0;
-  var a3_9 = 0.0;
-  var a3_10 = 0.0;
-  var a3_11 = 0.0;
-  var a3_12 = 0.0;
-  var a3_13 = 0.0;
-  var a3_14 = 0.0;
-  var a3_15 = 0.0;
-  var a4_0 = 0.0;
-  var a4_1 = 0.0;
-  var a4_2 = 0.0;
-  var a4_3 = 0.0;
-  var a4_4 = 0.0;
-  var a4_5 = 0.0;
-  var a4_6 = 0.0;
-  var a4_7 = 0.0;
-  var a4_8 = 0.0;
-  var a4_9 = 0.0;
-  var a4_10 = 0.0;
-  var a4_11 = 0.0;
-  var a4_12 = 0.0;
-  var a4_13 = 0.0;
-  var a4_14 = 0.0;
-  var a4_15 = 0.0;
-  var a5_0 = 0.0;
-  var a5_1 = 0.0;
-  var a5_2 = 0.0;
-  var a5_3 = 0.0;
-  var a5_4 = 0.0;
-  var a5_5 = 0.0;
-  var a5_6 = 0.0;
-  var a5_7 = 0.0;
-  var a5_8 = 0.0;
-  var a5_9 = 0.0;
-  var a5_10 = 0.0;
-  var a5_11 = 0.0;
-  var a5_12 = 0.0;
-  var a5_13 = 0.0;
-  var a5_14 = 0.0;
-  var a5_15 = 0.0;
-  var a6_0 = 0.0;
-  var a6_1 = 0.0;
-  var a6_2 = 0.0;
-  var a6_3 = 0.0;
-  var a6_4 = 0.0;
-  var a6_5 = 0.0;
-  var a6_6 = 0.0;
-  var a6_7 = 0.0;
-  var a6_8 = 0.0;
-  var a6_9 = 0.0;
-  var a6_10 = 0.0;
-  var a6_11 = 0.0;
-  var a6_12 = 0.0;
-  var a6_13 = 0.0;
-  var a6_14 = 0.0;
-  var a6_15 = 0.0;
-  var a7_0 = 0.0;
-  var a7_1 = 0.0;
-  var a7_2 = 0.0;
-  var a7_3 = 0.0;
-  var a7_4 = 0.0;
-  var a7_5 = 0.0;
-  var a7_6 = 0.0;
-  var a7_7 = 0.0;
-  var a7_8 = 0.0;
-  var a7_9 = 0.0;
-  var a7_10 = 0.0;
-  var a7_11 = 0.0;
-  var a7_12 = 0.0;
-  var a7_13 = 0.0;
-  var a7_14 = 0.0;
-  var a7_15 = 0.0;
-  var a8_0 = 0.0;
-  var a8_1 = 0.0;
-  var a8_2 = 0.0;
-  var a8_3 = 0.0;
-  var a8_4 = 0.0;
-  var a8_5 = 0.0;
-  var a8_6 = 0.0;
-  var a8_7 = 0.0;
-  var a8_8 = 0.0;
-  var a8_9 = 0.0;
-  var a8_10 = 0.0;
-  var a8_11 = 0.0;
-  var a8_12 = 0.0;
-  var a8_13 = 0.0;
-  var a8_14 = 0.0;
-  var a8_15 = 0.0;
-  var a9_0 = 0.0;
-  var a9_1 = 0.0;
-  var a9_2 = 0.0;
-  var a9_3 = 0.0;
-  var a9_4 = 0.0;
-  var a9_5 = 0.0;
-  var a9_6 = 0.0;
-  var a9_7 = 0.0;
-  var a9_8 = 0.0;
-  var a9_9 = 0.0;
-  var a9_10 = 0.0;
-  var a9_11 = 0.0;
-  var a9_12 = 0.0;
-  var a9_13 = 0.0;
-  var a9_14 = 0.0;
-  var a9_15 = 0.0;
-  var a10_0 = 0.0;
-  var a10_1 = 0.0;
-  var a10_2 = 0.0;
-  var a10_3 = 0.0;
-  var a10_4 = 0.0;
-  var a10_5 = 0.0;
-  var a10_6 = 0.0;
-  var a10_7 = 0.0;
-  var a10_8 = 0.0;
-  var a10_9 = 0.0;
-  var a10_10 = 0.0;
-  var a10_11 = 0.0;
-  var a10_12 = 0.0;
-  var a10_13 = 0.0;
-  var a10_14 = 0.0;
-  var a10_15 = 0.0;
-  var a11_0 = 0.0;
-  var a11_1 = 0.0;
-  var a11_2 = 0.0;
-  var a11_3 = 0.0;
-  var a11_4 = 0.0;
-  var a11_5 = 0.0;
-  var a11_6 = 0.0;
-  var a11_7 = 0.0;
-  var a11_8 = 0.0;
-  var a11_9 = 0.0;
-  var a11_10 = 0.0;
-  var a11_11 = 0.0;
-  var a11_12 = 0.0;
-  var a11_13 = 0.0;
-  var a11_14 = 0.0;
-  var a11_15 = 0.0;
-  var a12_0 = 0.0;
-  var a12_1 = 0.0;
-  var a12_2 = 0.0;
-  var a12_3 = 0.0;
-  var a12_4 = 0.0;
-  var a12_5 = 0.0;
-  var a12_6 = 0.0;
-  var a12_7 = 0.0;
-  var a12_8 = 0.0;
-  var a12_9 = 0.0;
-  var a12_10 = 0.0;
-  var a12_11 = 0.0;
-  var a12_12 = 0.0;
-  var a12_13 = 0.0;
-  var a12_14 = 0.0;
-  var a12_15 = 0.0;
-  var a13_0 = 0.0;
-  var a13_1 = 0.0;
-  var a13_2 = 0.0;
-  var a13_3 = 0.0;
-  var a13_4 = 0.0;
-  var a13_5 = 0.0;
-  var a13_6 = 0.0;
-  var a13_7 = 0.0;
-  var a13_8 = 0.0;
-  var a13_9 = 0.0;
-  var a13_10 = 0.0;
-  var a13_11 = 0.0;
-  var a13_12 = 0.0;
-  var a13_13 = 0.0;
-  var a13_14 = 0.0;
-  var a13_15 = 0.0;
-  var a14_0 = 0.0;
-  var a14_1 = 0.0;
-  var a14_2 = 0.0;
-  var a14_3 = 0.0;
-  var a14_4 = 0.0;
-  var a14_5 = 0.0;
-  var a14_6 = 0.0;
-  var a14_7 = 0.0;
-  var a14_8 = 0.0;
-  var a14_9 = 0.0;
-  var a14_10 = 0.0;
-  var a14_11 = 0.0;
-  var a14_12 = 0.0;
-  var a14_13 = 0.0;
-  var a14_14 = 0.0;
-  var a14_15 = 0.0;
-  var a15_0 = 0.0;
-  var a15_1 = 0.0;
-  var a15_2 = 0.0;
-  var a15_3 = 0.0;
-  var a15_4 = 0.0;
-  var a15_5 = 0.0;
-  var a15_6 = 0.0;
-  var a15_7 = 0.0;
-  var a15_8 = 0.0;
-  var a15_9 = 0.0;
-  var a15_10 = 0.0;
-  var a15_11 = 0.0;
-  var a15_12 = 0.0;
-  var a15_13 = 0.0;
-  var a15_14 = 0.0;
-  var a15_15 = 0.0;
+
+  var r0 = Taps();
+  var r1 = Taps();
+  var r2 = Taps();
+  var r3 = Taps();
+  var r4 = Taps();
+  var r5 = Taps();
+  var r6 = Taps();
+  var r7 = Taps();
+  var r8 = Taps();
+  var r9 = Taps();
+  var r10 = Taps();
+  var r11 = Taps();
+  var r12 = Taps();
+  var r13 = Taps();
+  var r14 = Taps();
+  var r15 = Taps();
   let first = chunk * params.rows_per_chunk;
   let end = min(first + params.rows_per_chunk, params.rows);
   let size = params.in_size;
@@ -355,553 +184,63 @@ fn main(
     let oh = r % out.y;
     let od = (r / out.y) % out.x;
     let n = r / (out.y * out.x);
-    let xr = ((n * params.c_in * size.x + od * params.stride.x) * size.y + oh * params.stride.y) * KW * row4;
-    let gr = (n * params.c_out * out.x + od) * out.y * row4 + oh * row4;
-    for (var owb = 0u; owb < row4; owb++) {
-      let x0 = xq[xr + t0 + owb];
-      let x1 = xq[xr + t1 + owb];
-      let x2 = xq[xr + t2 + owb];
-      let x3 = xq[xr + t3 + owb];
-      let x4 = xq[xr + t4 + owb];
-      let x5 = xq[xr + t5 + owb];
-      let x6 = xq[xr + t6 + owb];
-      let x7 = xq[xr + t7 + owb];
-      let x8 = xq[xr + t8 + owb];
-      let x9 = xq[xr + t9 + owb];
-      let x10 = xq[xr + t10 + owb];
-      let x11 = xq[xr + t11 + owb];
-      let x12 = xq[xr + t12 + owb];
-      let x13 = xq[xr + t13 + owb];
-      let x14 = xq[xr + t14 + owb];
-      let x15 = xq[xr + t15 + owb];
-      let y0 = gyq[gr + g0 + owb];
-      let y1 = gyq[gr + g1 + owb];
-      let y2 = gyq[gr + g2 + owb];
-      let y3 = gyq[gr + g3 + owb];
-      let y4 = gyq[gr + g4 + owb];
-      let y5 = gyq[gr + g5 + owb];
-      let y6 = gyq[gr + g6 + owb];
-      let y7 = gyq[gr + g7 + owb];
-      let y8 = gyq[gr + g8 + owb];
-      let y9 = gyq[gr + g9 + owb];
-      let y10 = gyq[gr + g10 + owb];
-      let y11 = gyq[gr + g11 + owb];
-      let y12 = gyq[gr + g12 + owb];
-      let y13 = gyq[gr + g13 + owb];
-      let y14 = gyq[gr + g14 + owb];
-      let y15 = gyq[gr + g15 + owb];
-      a0_0 += dot(y0, x0);
-      a0_1 += dot(y0, x1);
-      a0_2 += dot(y0, x2);
-      a0_3 += dot(y0, x3);
-      a0_4 += dot(y0, x4);
-      a0_5 += dot(y0, x5);
-      a0_6 += dot(y0, x6);
-      a0_7 += dot(y0, x7);
-      a0_8 += dot(y0, x8);
-      a0_9 += dot(y0, x9);
-      a0_10 += dot(y0, x10);
-      a0_11 += dot(y0, x11);
-      a0_12 += dot(y0, x12);
-      a0_13 += dot(y0, x13);
-      a0_14 += dot(y0, x14);
-      a0_15 += dot(y0, x15);
-      a1_0 += dot(y1, x0);
-      a1_1 += dot(y1, x1);
-      a1_2 += dot(y1, x2);
-      a1_3 += dot(y1, x3);
-      a1_4 += dot(y1, x4);
-      a1_5 += dot(y1, x5);
-      a1_6 += dot(y1, x6);
-      a1_7 += dot(y1, x7);
-      a1_8 += dot(y1, x8);
-      a1_9 += dot(y1, x9);
-      a1_10 += dot(y1, x10);
-      a1_11 += dot(y1, x11);
-      a1_12 += dot(y1, x12);
-      a1_13 += dot(y1, x13);
-      a1_14 += dot(y1, x14);
-      a1_15 += dot(y1, x15);
-      a2_0 += dot(y2, x0);
-      a2_1 += dot(y2, x1);
-      a2_2 += dot(y2, x2);
-      a2_3 += dot(y2, x3);
-      a2_4 += dot(y2, x4);
-      a2_5 += dot(y2, x5);
-      a2_6 += dot(y2, x6);
-      a2_7 += dot(y2, x7);
-      a2_8 += dot(y2, x8);
-      a2_9 += dot(y2, x9);
-      a2_10 += dot(y2, x10);
-      a2_11 += dot(y2, x11);
-      a2_12 += dot(y2, x12);
-      a2_13 += dot(y2, x13);
-      a2_14 += dot(y2, x14);
-      a2_15 += dot(y2, x15);
-      a3_0 += dot(y3, x0);
-      a3_1 += dot(y3, x1);
-      a3_2 += dot(y3, x2);
-      a3_3 += dot(y3, x3);
-      a3_4 += dot(y3, x4);
-      a3_5 += dot(y3, x5);
-      a3_6 += dot(y3, x6);
-      a3_7 += dot(y3, x7);
-      a3_8 += dot(y3, x8);
-      a3_9 += dot(y3, x9);
-      a3_10 += dot(y3, x10);
-      a3_11 += dot(y3, x11);
-      a3_12 += dot(y3, x12);
-      a3_13 += dot(y3, x13);
-      a3_14 += dot(y3, x14);
-      a3_15 += dot(y3, x15);
-      a4_0 += dot(y4, x0);
-      a4_1 += dot(y4, x1);
-      a4_2 += dot(y4, x2);
-      a4_3 += dot(y4, x3);
-      a4_4 += dot(y4, x4);
-      a4_5 += dot(y4, x5);
-      a4_6 += dot(y4, x6);
-      a4_7 += dot(y4, x7);
-      a4_8 += dot(y4, x8);
-      a4_9 += dot(y4, x9);
-      a4_10 += dot(y4, x10);
-      a4_11 += dot(y4, x11);
-      a4_12 += dot(y4, x12);
-      a4_13 += dot(y4, x13);
-      a4_14 += dot(y4, x14);
-      a4_15 += dot(y4, x15);
-      a5_0 += dot(y5, x0);
-      a5_1 += dot(y5, x1);
-      a5_2 += dot(y5, x2);
-      a5_3 += dot(y5, x3);
-      a5_4 += dot(y5, x4);
-      a5_5 += dot(y5, x5);
-      a5_6 += dot(y5, x6);
-      a5_7 += dot(y5, x7);
-      a5_8 += dot(y5, x8);
-      a5_9 += dot(y5, x9);
-      a5_10 += dot(y5, x10);
-      a5_11 += dot(y5, x11);
-      a5_12 += dot(y5, x12);
-      a5_13 += dot(y5, x13);
-      a5_14 += dot(y5, x14);
-      a5_15 += dot(y5, x15);
-      a6_0 += dot(y6, x0);
-      a6_1 += dot(y6, x1);
-      a6_2 += dot(y6, x2);
-      a6_3 += dot(y6, x3);
-      a6_4 += dot(y6, x4);
-      a6_5 += dot(y6, x5);
-      a6_6 += dot(y6, x6);
-      a6_7 += dot(y6, x7);
-      a6_8 += dot(y6, x8);
-      a6_9 += dot(y6, x9);
-      a6_10 += dot(y6, x10);
-      a6_11 += dot(y6, x11);
-      a6_12 += dot(y6, x12);
-      a6_13 += dot(y6, x13);
-      a6_14 += dot(y6, x14);
-      a6_15 += dot(y6, x15);
-      a7_0 += dot(y7, x0);
-      a7_1 += dot(y7, x1);
-      a7_2 += dot(y7, x2);
-      a7_3 += dot(y7, x3);
-      a7_4 += dot(y7, x4);
-      a7_5 += dot(y7, x5);
-      a7_6 += dot(y7, x6);
-      a7_7 += dot(y7, x7);
-      a7_8 += dot(y7, x8);
-      a7_9 += dot(y7, x9);
-      a7_10 += dot(y7, x10);
-      a7_11 += dot(y7, x11);
-      a7_12 += dot(y7, x12);
-      a7_13 += dot(y7, x13);
-      a7_14 += dot(y7, x14);
-      a7_15 += dot(y7, x15);
-      a8_0 += dot(y8, x0);
-      a8_1 += dot(y8, x1);
-      a8_2 += dot(y8, x2);
-      a8_3 += dot(y8, x3);
-      a8_4 += dot(y8, x4);
-      a8_5 += dot(y8, x5);
-      a8_6 += dot(y8, x6);
-      a8_7 += dot(y8, x7);
-      a8_8 += dot(y8, x8);
-      a8_9 += dot(y8, x9);
-      a8_10 += dot(y8, x10);
-      a8_11 += dot(y8, x11);
-      a8_12 += dot(y8, x12);
-      a8_13 += dot(y8, x13);
-      a8_14 += dot(y8, x14);
-      a8_15 += dot(y8, x15);
-      a9_0 += dot(y9, x0);
-      a9_1 += dot(y9, x1);
-      a9_2 += dot(y9, x2);
-      a9_3 += dot(y9, x3);
-      a9_4 += dot(y9, x4);
-      a9_5 += dot(y9, x5);
-      a9_6 += dot(y9, x6);
-      a9_7 += dot(y9, x7);
-      a9_8 += dot(y9, x8);
-      a9_9 += dot(y9, x9);
-      a9_10 += dot(y9, x10);
-      a9_11 += dot(y9, x11);
-      a9_12 += dot(y9, x12);
-      a9_13 += dot(y9, x13);
-      a9_14 += dot(y9, x14);
-      a9_15 += dot(y9, x15);
-      a10_0 += dot(y10, x0);
-      a10_1 += dot(y10, x1);
-      a10_2 += dot(y10, x2);
-      a10_3 += dot(y10, x3);
-      a10_4 += dot(y10, x4);
-      a10_5 += dot(y10, x5);
-      a10_6 += dot(y10, x6);
-      a10_7 += dot(y10, x7);
-      a10_8 += dot(y10, x8);
-      a10_9 += dot(y10, x9);
-      a10_10 += dot(y10, x10);
-      a10_11 += dot(y10, x11);
-      a10_12 += dot(y10, x12);
-      a10_13 += dot(y10, x13);
-      a10_14 += dot(y10, x14);
-      a10_15 += dot(y10, x15);
-      a11_0 += dot(y11, x0);
-      a11_1 += dot(y11, x1);
-      a11_2 += dot(y11, x2);
-      a11_3 += dot(y11, x3);
-      a11_4 += dot(y11, x4);
-      a11_5 += dot(y11, x5);
-      a11_6 += dot(y11, x6);
-      a11_7 += dot(y11, x7);
-      a11_8 += dot(y11, x8);
-      a11_9 += dot(y11, x9);
-      a11_10 += dot(y11, x10);
-      a11_11 += dot(y11, x11);
-      a11_12 += dot(y11, x12);
-      a11_13 += dot(y11, x13);
-      a11_14 += dot(y11, x14);
-      a11_15 += dot(y11, x15);
-      a12_0 += dot(y12, x0);
-      a12_1 += dot(y12, x1);
-      a12_2 += dot(y12, x2);
-      a12_3 += dot(y12, x3);
-      a12_4 += dot(y12, x4);
-      a12_5 += dot(y12, x5);
-      a12_6 += dot(y12, x6);
-      a12_7 += dot(y12, x7);
-      a12_8 += dot(y12, x8);
-      a12_9 += dot(y12, x9);
-      a12_10 += dot(y12, x10);
-      a12_11 += dot(y12, x11);
-      a12_12 += dot(y12, x12);
-      a12_13 += dot(y12, x13);
-      a12_14 += dot(y12, x14);
-      a12_15 += dot(y12, x15);
-      a13_0 += dot(y13, x0);
-      a13_1 += dot(y13, x1);
-      a13_2 += dot(y13, x2);
-      a13_3 += dot(y13, x3);
-      a13_4 += dot(y13, x4);
-      a13_5 += dot(y13, x5);
-      a13_6 += dot(y13, x6);
-      a13_7 += dot(y13, x7);
-      a13_8 += dot(y13, x8);
-      a13_9 += dot(y13, x9);
-      a13_10 += dot(y13, x10);
-      a13_11 += dot(y13, x11);
-      a13_12 += dot(y13, x12);
-      a13_13 += dot(y13, x13);
-      a13_14 += dot(y13, x14);
-      a13_15 += dot(y13, x15);
-      a14_0 += dot(y14, x0);
-      a14_1 += dot(y14, x1);
-      a14_2 += dot(y14, x2);
-      a14_3 += dot(y14, x3);
-      a14_4 += dot(y14, x4);
-      a14_5 += dot(y14, x5);
-      a14_6 += dot(y14, x6);
-      a14_7 += dot(y14, x7);
-      a14_8 += dot(y14, x8);
-      a14_9 += dot(y14, x9);
-      a14_10 += dot(y14, x10);
-      a14_11 += dot(y14, x11);
-      a14_12 += dot(y14, x12);
-      a14_13 += dot(y14, x13);
-      a14_14 += dot(y14, x14);
-      a14_15 += dot(y14, x15);
-      a15_0 += dot(y15, x0);
-      a15_1 += dot(y15, x1);
-      a15_2 += dot(y15, x2);
-      a15_3 += dot(y15, x3);
-      a15_4 += dot(y15, x4);
-      a15_5 += dot(y15, x5);
-      a15_6 += dot(y15, x6);
-      a15_7 += dot(y15, x7);
-      a15_8 += dot(y15, x8);
-      a15_9 += dot(y15, x9);
-      a15_10 += dot(y15, x10);
-      a15_11 += dot(y15, x11);
-      a15_12 += dot(y15, x12);
-      a15_13 += dot(y15, x13);
-      a15_14 += dot(y15, x14);
-      a15_15 += dot(y15, x15);
+    let h = (n * params.c_in * size.x + od * params.stride.x) * size.y + oh * params.stride.y;
+    var xr = h * params.kernel_size.z * row_blocks;
+    var gr = ((n * params.c_out * out.x + od) * out.y + oh) * row_blocks;
+    for (var owb = 0u; owb < row_blocks; owb++) {
+      let x = Inputs(
+        xq[xr + t0],
+        xq[xr + t1],
+        xq[xr + t2],
+        xq[xr + t3],
+        xq[xr + t4],
+        xq[xr + t5],
+        xq[xr + t6],
+        xq[xr + t7],
+        xq[xr + t8],
+        xq[xr + t9],
+        xq[xr + t10],
+        xq[xr + t11],
+        xq[xr + t12],
+        xq[xr + t13],
+        xq[xr + t14],
+        xq[xr + t15],
+      );
+      r0 = multiply_add(r0, gyq[gr + g0], x);
+      r1 = multiply_add(r1, gyq[gr + g1], x);
+      r2 = multiply_add(r2, gyq[gr + g2], x);
+      r3 = multiply_add(r3, gyq[gr + g3], x);
+      r4 = multiply_add(r4, gyq[gr + g4], x);
+      r5 = multiply_add(r5, gyq[gr + g5], x);
+      r6 = multiply_add(r6, gyq[gr + g6], x);
+      r7 = multiply_add(r7, gyq[gr + g7], x);
+      r8 = multiply_add(r8, gyq[gr + g8], x);
+      r9 = multiply_add(r9, gyq[gr + g9], x);
+      r10 = multiply_add(r10, gyq[gr + g10], x);
+      r11 = multiply_add(r11, gyq[gr + g11], x);
+      r12 = multiply_add(r12, gyq[gr + g12], x);
+      r13 = multiply_add(r13, gyq[gr + g13], x);
+      r14 = multiply_add(r14, gyq[gr + g14], x);
+      r15 = multiply_add(r15, gyq[gr + g15], x);
+      xr += 1u;
+      gr += 1u;
     }
   }
-  store(chunk, co0 + 0u, k0 + 0u, a0_0);
-  store(chunk, co0 + 0u, k0 + 1u, a0_1);
-  store(chunk, co0 + 0u, k0 + 2u, a0_2);
-  store(chunk, co0 + 0u, k0 + 3u, a0_3);
-  store(chunk, co0 + 0u, k0 + 4u, a0_4);
-  store(chunk, co0 + 0u, k0 + 5u, a0_5);
-  store(chunk, co0 + 0u, k0 + 6u, a0_6);
-  store(chunk, co0 + 0u, k0 + 7u, a0_7);
-  store(chunk, co0 + 0u, k0 + 8u, a0_8);
-  store(chunk, co0 + 0u, k0 + 9u, a0_9);
-  store(chunk, co0 + 0u, k0 + 10u, a0_10);
-  store(chunk, co0 + 0u, k0 + 11u, a0_11);
-  store(chunk, co0 + 0u, k0 + 12u, a0_12);
-  store(chunk, co0 + 0u, k0 + 13u, a0_13);
-  store(chunk, co0 + 0u, k0 + 14u, a0_14);
-  store(chunk, co0 + 0u, k0 + 15u, a0_15);
-  store(chunk, co0 + 1u, k0 + 0u, a1_0);
-  store(chunk, co0 + 1u, k0 + 1u, a1_1);
-  store(chunk, co0 + 1u, k0 + 2u, a1_2);
-  store(chunk, co0 + 1u, k0 + 3u, a1_3);
-  store(chunk, co0 + 1u, k0 + 4u, a1_4);
-  store(chunk, co0 + 1u, k0 + 5u, a1_5);
-  store(chunk, co0 + 1u, k0 + 6u, a1_6);
-  store(chunk, co0 + 1u, k0 + 7u, a1_7);
-  store(chunk, co0 + 1u, k0 + 8u, a1_8);
-  store(chunk, co0 + 1u, k0 + 9u, a1_9);
-  store(chunk, co0 + 1u, k0 + 10u, a1_10);
-  store(chunk, co0 + 1u, k0 + 11u, a1_11);
-  store(chunk, co0 + 1u, k0 + 12u, a1_12);
-  store(chunk, co0 + 1u, k0 + 13u, a1_13);
-  store(chunk, co0 + 1u, k0 + 14u, a1_14);
-  store(chunk, co0 + 1u, k0 + 15u, a1_15);
-  store(chunk, co0 + 2u, k0 + 0u, a2_0);
-  store(chunk, co0 + 2u, k0 + 1u, a2_1);
-  store(chunk, co0 + 2u, k0 + 2u, a2_2);
-  store(chunk, co0 + 2u, k0 + 3u, a2_3);
-  store(chunk, co0 + 2u, k0 + 4u, a2_4);
-  store(chunk, co0 + 2u, k0 + 5u, a2_5);
-  store(chunk, co0 + 2u, k0 + 6u, a2_6);
-  store(chunk, co0 + 2u, k0 + 7u, a2_7);
-  store(chunk, co0 + 2u, k0 + 8u, a2_8);
-  store(chunk, co0 + 2u, k0 + 9u, a2_9);
-  store(chunk, co0 + 2u, k0 + 10u, a2_10);
-  store(chunk, co0 + 2u, k0 + 11u, a2_11);
-  store(chunk, co0 + 2u, k0 + 12u, a2_12);
-  store(chunk, co0 + 2u, k0 + 13u, a2_13);
-  store(chunk, co0 + 2u, k0 + 14u, a2_14);
-  store(chunk, co0 + 2u, k0 + 15u, a2_15);
-  store(chunk, co0 + 3u, k0 + 0u, a3_0);
-  store(chunk, co0 + 3u, k0 + 1u, a3_1);
-  store(chunk, co0 + 3u, k0 + 2u, a3_2);
-  store(chunk, co0 + 3u, k0 + 3u, a3_3);
-  store(chunk, co0 + 3u, k0 + 4u, a3_4);
-  store(chunk, co0 + 3u, k0 + 5u, a3_5);
-  store(chunk, co0 + 3u, k0 + 6u, a3_6);
-  store(chunk, co0 + 3u, k0 + 7u, a3_7);
-  store(chunk, co0 + 3u, k0 + 8u, a3_8);
-  store(chunk, co0 + 3u, k0 + 9u, a3_9);
-  store(chunk, co0 + 3u, k0 + 10u, a3_10);
-  store(chunk, co0 + 3u, k0 + 11u, a3_11);
-  store(chunk, co0 + 3u, k0 + 12u, a3_12);
-  store(chunk, co0 + 3u, k0 + 13u, a3_13);
-  store(chunk, co0 + 3u, k0 + 14u, a3_14);
-  store(chunk, co0 + 3u, k0 + 15u, a3_15);
-  store(chunk, co0 + 4u, k0 + 0u, a4_0);
-  store(chunk, co0 + 4u, k0 + 1u, a4_1);
-  store(chunk, co0 + 4u, k0 + 2u, a4_2);
-  store(chunk, co0 + 4u, k0 + 3u, a4_3);
-  store(chunk, co0 + 4u, k0 + 4u, a4_4);
-  store(chunk, co0 + 4u, k0 + 5u, a4_5);
-  store(chunk, co0 + 4u, k0 + 6u, a4_6);
-  store(chunk, co0 + 4u, k0 + 7u, a4_7);
-  store(chunk, co0 + 4u, k0 + 8u, a4_8);
-  store(chunk, co0 + 4u, k0 + 9u, a4_9);
-  store(chunk, co0 + 4u, k0 + 10u, a4_10);
-  store(chunk, co0 + 4u, k0 + 11u, a4_11);
-  store(chunk, co0 + 4u, k0 + 12u, a4_12);
-  store(chunk, co0 + 4u, k0 + 13u, a4_13);
-  store(chunk, co0 + 4u, k0 + 14u, a4_14);
-  store(chunk, co0 + 4u, k0 + 15u, a4_15);
-  store(chunk, co0 + 5u, k0 + 0u, a5_0);
-  store(chunk, co0 + 5u, k0 + 1u, a5_1);
-  store(chunk, co0 + 5u, k0 + 2u, a5_2);
-  store(chunk, co0 + 5u, k0 + 3u, a5_3);
-  store(chunk, co0 + 5u, k0 + 4u, a5_4);
-  store(chunk, co0 + 5u, k0 + 5u, a5_5);
-  store(chunk, co0 + 5u, k0 + 6u, a5_6);
-  store(chunk, co0 + 5u, k0 + 7u, a5_7);
-  store(chunk, co0 + 5u, k0 + 8u, a5_8);
-  store(chunk, co0 + 5u, k0 + 9u, a5_9);
-  store(chunk, co0 + 5u, k0 + 10u, a5_10);
-  store(chunk, co0 + 5u, k0 + 11u, a5_11);
-  store(chunk, co0 + 5u, k0 + 12u, a5_12);
-  store(chunk, co0 + 5u, k0 + 13u, a5_13);
-  store(chunk, co0 + 5u, k0 + 14u, a5_14);
-  store(chunk, co0 + 5u, k0 + 15u, a5_15);
-  store(chunk, co0 + 6u, k0 + 0u, a6_0);
-  store(chunk, co0 + 6u, k0 + 1u, a6_1);
-  store(chunk, co0 + 6u, k0 + 2u, a6_2);
-  store(chunk, co0 + 6u, k0 + 3u, a6_3);
-  store(chunk, co0 + 6u, k0 + 4u, a6_4);
-  store(chunk, co0 + 6u, k0 + 5u, a6_5);
-  store(chunk, co0 + 6u, k0 + 6u, a6_6);
-  store(chunk, co0 + 6u, k0 + 7u, a6_7);
-  store(chunk, co0 + 6u, k0 + 8u, a6_8);
-  store(chunk, co0 + 6u, k0 + 9u, a6_9);
-  store(chunk, co0 + 6u, k0 + 10u, a6_10);
-  store(chunk, co0 + 6u, k0 + 11u, a6_11);
-  store(chunk, co0 + 6u, k0 + 12u, a6_12);
-  store(chunk, co0 + 6u, k0 + 13u, a6_13);
-  store(chunk, co0 + 6u, k0 + 14u, a6_14);
-  store(chunk, co0 + 6u, k0 + 15u, a6_15);
-  store(chunk, co0 + 7u, k0 + 0u, a7_0);
-  store(chunk, co0 + 7u, k0 + 1u, a7_1);
-  store(chunk, co0 + 7u, k0 + 2u, a7_2);
-  store(chunk, co0 + 7u, k0 + 3u, a7_3);
-  store(chunk, co0 + 7u, k0 + 4u, a7_4);
-  store(chunk, co0 + 7u, k0 + 5u, a7_5);
-  store(chunk, co0 + 7u, k0 + 6u, a7_6);
-  store(chunk, co0 + 7u, k0 + 7u, a7_7);
-  store(chunk, co0 + 7u, k0 + 8u, a7_8);
-  store(chunk, co0 + 7u, k0 + 9u, a7_9);
-  store(chunk, co0 + 7u, k0 + 10u, a7_10);
-  store(chunk, co0 + 7u, k0 + 11u, a7_11);
-  store(chunk, co0 + 7u, k0 + 12u, a7_12);
-  store(chunk, co0 + 7u, k0 + 13u, a7_13);
-  store(chunk, co0 + 7u, k0 + 14u, a7_14);
-  store(chunk, co0 + 7u, k0 + 15u, a7_15);
-  store(chunk, co0 + 8u, k0 + 0u, a8_0);
-  store(chunk, co0 + 8u, k0 + 1u, a8_1);
-  store(chunk, co0 + 8u, k0 + 2u, a8_2);
-  store(chunk, co0 + 8u, k0 + 3u, a8_3);
-  store(chunk, co0 + 8u, k0 + 4u, a8_4);
-  store(chunk, co0 + 8u, k0 + 5u, a8_5);
-  store(chunk, co0 + 8u, k0 + 6u, a8_6);
-  store(chunk, co0 + 8u, k0 + 7u, a8_7);
-  store(chunk, co0 + 8u, k0 + 8u, a8_8);
-  store(chunk, co0 + 8u, k0 + 9u, a8_9);
-  store(chunk, co0 + 8u, k0 + 10u, a8_10);
-  store(chunk, co0 + 8u, k0 + 11u, a8_11);
-  store(chunk, co0 + 8u, k0 + 12u, a8_12);
-  store(chunk, co0 + 8u, k0 + 13u, a8_13);
-  store(chunk, co0 + 8u, k0 + 14u, a8_14);
-  store(chunk, co0 + 8u, k0 + 15u, a8_15);
-  store(chunk, co0 + 9u, k0 + 0u, a9_0);
-  store(chunk, co0 + 9u, k0 + 1u, a9_1);
-  store(chunk, co0 + 9u, k0 + 2u, a9_2);
-  store(chunk, co0 + 9u, k0 + 3u, a9_3);
-  store(chunk, co0 + 9u, k0 + 4u, a9_4);
-  store(chunk, co0 + 9u, k0 + 5u, a9_5);
-  store(chunk, co0 + 9u, k0 + 6u, a9_6);
-  store(chunk, co0 + 9u, k0 + 7u, a9_7);
-  store(chunk, co0 + 9u, k0 + 8u, a9_8);
-  store(chunk, co0 + 9u, k0 + 9u, a9_9);
-  store(chunk, co0 + 9u, k0 + 10u, a9_10);
-  store(chunk, co0 + 9u, k0 + 11u, a9_11);
-  store(chunk, co0 + 9u, k0 + 12u, a9_12);
-  store(chunk, co0 + 9u, k0 + 13u, a9_13);
-  store(chunk, co0 + 9u, k0 + 14u, a9_14);
-  store(chunk, co0 + 9u, k0 + 15u, a9_15);
-  store(chunk, co0 + 10u, k0 + 0u, a10_0);
-  store(chunk, co0 + 10u, k0 + 1u, a10_1);
-  store(chunk, co0 + 10u, k0 + 2u, a10_2);
-  store(chunk, co0 + 10u, k0 + 3u, a10_3);
-  store(chunk, co0 + 10u, k0 + 4u, a10_4);
-  store(chunk, co0 + 10u, k0 + 5u, a10_5);
-  store(chunk, co0 + 10u, k0 + 6u, a10_6);
-  store(chunk, co0 + 10u, k0 + 7u, a10_7);
-  store(chunk, co0 + 10u, k0 + 8u, a10_8);
-  store(chunk, co0 + 10u, k0 + 9u, a10_9);
-  store(chunk, co0 + 10u, k0 + 10u, a10_10);
-  store(chunk, co0 + 10u, k0 + 11u, a10_11);
-  store(chunk, co0 + 10u, k0 + 12u, a10_12);
-  store(chunk, co0 + 10u, k0 + 13u, a10_13);
-  store(chunk, co0 + 10u, k0 + 14u, a10_14);
-  store(chunk, co0 + 10u, k0 + 15u, a10_15);
-  store(chunk, co0 + 11u, k0 + 0u, a11_0);
-  store(chunk, co0 + 11u, k0 + 1u, a11_1);
-  store(chunk, co0 + 11u, k0 + 2u, a11_2);
-  store(chunk, co0 + 11u, k0 + 3u, a11_3);
-  store(chunk, co0 + 11u, k0 + 4u, a11_4);
-  store(chunk, co0 + 11u, k0 + 5u, a11_5);
-  store(chunk, co0 + 11u, k0 + 6u, a11_6);
-  store(chunk, co0 + 11u, k0 + 7u, a11_7);
-  store(chunk, co0 + 11u, k0 + 8u, a11_8);
-  store(chunk, co0 + 11u, k0 + 9u, a11_9);
-  store(chunk, co0 + 11u, k0 + 10u, a11_10);
-  store(chunk, co0 + 11u, k0 + 11u, a11_11);
-  store(chunk, co0 + 11u, k0 + 12u, a11_12);
-  store(chunk, co0 + 11u, k0 + 13u, a11_13);
-  store(chunk, co0 + 11u, k0 + 14u, a11_14);
-  store(chunk, co0 + 11u, k0 + 15u, a11_15);
-  store(chunk, co0 + 12u, k0 + 0u, a12_0);
-  store(chunk, co0 + 12u, k0 + 1u, a12_1);
-  store(chunk, co0 + 12u, k0 + 2u, a12_2);
-  store(chunk, co0 + 12u, k0 + 3u, a12_3);
-  store(chunk, co0 + 12u, k0 + 4u, a12_4);
-  store(chunk, co0 + 12u, k0 + 5u, a12_5);
-  store(chunk, co0 + 12u, k0 + 6u, a12_6);
-  store(chunk, co0 + 12u, k0 + 7u, a12_7);
-  store(chunk, co0 + 12u, k0 + 8u, a12_8);
-  store(chunk, co0 + 12u, k0 + 9u, a12_9);
-  store(chunk, co0 + 12u, k0 + 10u, a12_10);
-  store(chunk, co0 + 12u, k0 + 11u, a12_11);
-  store(chunk, co0 + 12u, k0 + 12u, a12_12);
-  store(chunk, co0 + 12u, k0 + 13u, a12_13);
-  store(chunk, co0 + 12u, k0 + 14u, a12_14);
-  store(chunk, co0 + 12u, k0 + 15u, a12_15);
-  store(chunk, co0 + 13u, k0 + 0u, a13_0);
-  store(chunk, co0 + 13u, k0 + 1u, a13_1);
-  store(chunk, co0 + 13u, k0 + 2u, a13_2);
-  store(chunk, co0 + 13u, k0 + 3u, a13_3);
-  store(chunk, co0 + 13u, k0 + 4u, a13_4);
-  store(chunk, co0 + 13u, k0 + 5u, a13_5);
-  store(chunk, co0 + 13u, k0 + 6u, a13_6);
-  store(chunk, co0 + 13u, k0 + 7u, a13_7);
-  store(chunk, co0 + 13u, k0 + 8u, a13_8);
-  store(chunk, co0 + 13u, k0 + 9u, a13_9);
-  store(chunk, co0 + 13u, k0 + 10u, a13_10);
-  store(chunk, co0 + 13u, k0 + 11u, a13_11);
-  store(chunk, co0 + 13u, k0 + 12u, a13_12);
-  store(chunk, co0 + 13u, k0 + 13u, a13_13);
-  store(chunk, co0 + 13u, k0 + 14u, a13_14);
-  store(chunk, co0 + 13u, k0 + 15u, a13_15);
-  store(chunk, co0 + 14u, k0 + 0u, a14_0);
-  store(chunk, co0 + 14u, k0 + 1u, a14_1);
-  store(chunk, co0 + 14u, k0 + 2u, a14_2);
-  store(chunk, co0 + 14u, k0 + 3u, a14_3);
-  store(chunk, co0 + 14u, k0 + 4u, a14_4);
-  store(chunk, co0 + 14u, k0 + 5u, a14_5);
-  store(chunk, co0 + 14u, k0 + 6u, a14_6);
-  store(chunk, co0 + 14u, k0 + 7u, a14_7);
-  store(chunk, co0 + 14u, k0 + 8u, a14_8);
-  store(chunk, co0 + 14u, k0 + 9u, a14_9);
-  store(chunk, co0 + 14u, k0 + 10u, a14_10);
-  store(chunk, co0 + 14u, k0 + 11u, a14_11);
-  store(chunk, co0 + 14u, k0 + 12u, a14_12);
-  store(chunk, co0 + 14u, k0 + 13u, a14_13);
-  store(chunk, co0 + 14u, k0 + 14u, a14_14);
-  store(chunk, co0 + 14u, k0 + 15u, a14_15);
-  store(chunk, co0 + 15u, k0 + 0u, a15_0);
-  store(chunk, co0 + 15u, k0 + 1u, a15_1);
-  store(chunk, co0 + 15u, k0 + 2u, a15_2);
-  store(chunk, co0 + 15u, k0 + 3u, a15_3);
-  store(chunk, co0 + 15u, k0 + 4u, a15_4);
-  store(chunk, co0 + 15u, k0 + 5u, a15_5);
-  store(chunk, co0 + 15u, k0 + 6u, a15_6);
-  store(chunk, co0 + 15u, k0 + 7u, a15_7);
-  store(chunk, co0 + 15u, k0 + 8u, a15_8);
-  store(chunk, co0 + 15u, k0 + 9u, a15_9);
-  store(chunk, co0 + 15u, k0 + 10u, a15_10);
-  store(chunk, co0 + 15u, k0 + 11u, a15_11);
-  store(chunk, co0 + 15u, k0 + 12u, a15_12);
-  store(chunk, co0 + 15u, k0 + 13u, a15_13);
-  store(chunk, co0 + 15u, k0 + 14u, a15_14);
-  store(chunk, co0 + 15u, k0 + 15u, a15_15);
+
+  store_taps(chunk, co0 + 0u, k0, r0);
+  store_taps(chunk, co0 + 1u, k0, r1);
+  store_taps(chunk, co0 + 2u, k0, r2);
+  store_taps(chunk, co0 + 3u, k0, r3);
+  store_taps(chunk, co0 + 4u, k0, r4);
+  store_taps(chunk, co0 + 5u, k0, r5);
+  store_taps(chunk, co0 + 6u, k0, r6);
+  store_taps(chunk, co0 + 7u, k0, r7);
+  store_taps(chunk, co0 + 8u, k0, r8);
+  store_taps(chunk, co0 + 9u, k0, r9);
+  store_taps(chunk, co0 + 10u, k0, r10);
+  store_taps(chunk, co0 + 11u, k0, r11);
+  store_taps(chunk, co0 + 12u, k0, r12);
+  store_taps(chunk, co0 + 13u, k0, r13);
+  store_taps(chunk, co0 + 14u, k0, r14);
+  store_taps(chunk, co0 + 15u, k0, r15);
 }

@@ -1,23 +1,20 @@
-// Conv3d forward (and, with flipped weights, input gradient) as an implicit
-// GEMM over an unfolded input (see conv3d_unfold.wgsl):
+// Conv3d forward pass (and, with the flipped weight matrix, the input
+// gradient) as an implicit GEMM over an unfolded input (conv3d_unfold.wgsl):
 //   y[n, m, od, oh, ow] = bias[m] + sum over c, kd, kh, kw of
 //     wt[(c, kd, kh, kw), m] * xq[n, c, od*SD + kd, oh*SH + kh, kw, ow].
 // Each invocation accumulates a register block of 16 output channels times
-// 4 vec4 blocks of 4 consecutive positions of a row (the blocks of one
+// 4 vec4 blocks of 4 consecutive positions of a row. The 4 blocks of one
 // invocation lie 64 blocks apart, so neighbouring invocations read
-// neighbouring memory). Every multiply-add thus takes 8 vec4 loads per
-// 256 products; on CPU rasterizers (llvmpipe) loads, not arithmetic,
-// bound the speed.
-// NOTE: 64 vec4 accumulators suit CPU rasterizers; on a discrete GPU they
-// exceed the registers a thread can hold before spilling, and a smaller
-// block with workgroup tiling would likely be faster (not measured).
+// neighbouring memory. Each tap then costs 8 vec4 loads for 256
+// multiply-adds. On llvmpipe the loads, not the arithmetic, bound the speed:
+// on the conv3d benchmark shape a variant without the loads ran about twice
+// as fast.
+// NOTE: 64 vec4 accumulators suit CPU rasterizers, but a discrete GPU has
+// fewer registers per thread and would likely run faster with a smaller
+// block and workgroup tiling (not measured).
 // Layout NCDHW. Bindings: 0 uniform, 1 xq [N, C, Dq, Hq, KW, Wq] as vec4,
 // 2 wt [C*KD*KH*KW, M padded to 16] as vec4, 3 y [N, M, Do, Ho, Wo],
 // 4 bias [M] (BIAS).
-
-override KD: u32 = 3u;
-override KH: u32 = 3u;
-override KW: u32 = 3u;
 
 struct Params {
   // vec4 blocks per output row: ceil(Wo / 4) = Wq / 4.
@@ -33,6 +30,8 @@ struct Params {
   in_size: vec4<u32>,
   // SD, SH (the unfolding applied SW).
   stride: vec4<u32>,
+  // KD, KH, KW.
+  kernel_size: vec4<u32>,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -74,7 +73,7 @@ fn input_base(b: u32) -> u32 {
   let n = rest / params.out_size.x;
   let size = params.in_size;
   let h = (n * params.channels * size.x + od * params.stride.x) * size.y + oh * params.stride.y;
-  return h * KW * params.row_blocks + owb;
+  return h * params.kernel_size.z * params.row_blocks + owb;
 }
 
 fn store_block(m: u32, b: u32, value: vec4<f32>) {
@@ -122,8 +121,9 @@ fn main(
   let x2 = input_base(b0 + 2u * WG);
   let x3 = input_base(b0 + 3u * WG);
   // Strides in vec4 units of one tap step along kw, kh, kd and c.
+  let k = params.kernel_size;
   let step_w = params.row_blocks;
-  let step_h = KW * step_w;
+  let step_h = k.z * step_w;
   let step_d = params.in_size.y * step_h;
   let step_c = params.in_size.x * step_d;
   let wt_row = params.m_blocks * 4u;
@@ -146,10 +146,10 @@ fn main(
   var r15 = Row();
   var wk = m_block * 4u;
   for (var c = 0u; c < params.channels; c++) {
-    for (var kd = 0u; kd < KD; kd++) {
-      for (var kh = 0u; kh < KH; kh++) {
+    for (var kd = 0u; kd < k.x; kd++) {
+      for (var kh = 0u; kh < k.y; kh++) {
         var xo = c * step_c + kd * step_d + kh * step_h;
-        for (var kw = 0u; kw < KW; kw++) {
+        for (var kw = 0u; kw < k.z; kw++) {
           let x = Row(xq[x0 + xo], xq[x1 + xo], xq[x2 + xo], xq[x3 + xo]);
           let w0 = wt[wk];
           let w1 = wt[wk + 1u];

@@ -5,9 +5,9 @@
 // where, per axis, src(t) = (t - offset) / dilation when t - offset is a
 // non-negative multiple of dilation inside x, and xq is 0 elsewhere. A
 // negative offset crops. Dilation 1 unfolds the zero-padded input of the
-// forward pass; dilation = stride spreads the output gradient for the input
-// gradient of a strided convolution. Rows of xq are padded to a multiple of
-// 4 elements so vec4 loads never straddle rows.
+// forward pass, and dilation = stride spreads the output gradient for the
+// input gradient of a strided convolution. Rows of xq are padded to a
+// multiple of 4 elements so vec4 loads never straddle rows.
 // Bindings: 0 uniform (total counts vec4 elements of xq), 1 x [N*C, D, H, W],
 // 2 xq [N*C, Dq, Hq, KW, Wq].
 

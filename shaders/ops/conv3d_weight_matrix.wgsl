@@ -1,9 +1,9 @@
 // Weight of a conv3d GEMM as a K x M matrix with M padded with zeros to a
-// multiple of 16 (so the GEMM reads 16 output channels as four vec4 loads):
-// forward (FLIP false): m = co, k = (ci, kd, kh, kw),
-//   wt[k, co] = w[co, ci, kd, kh, kw];
-// input gradient (FLIP true), a transposed convolution: m = ci,
-//   k = (co, kd, kh, kw), wt[k, ci] = w[co, ci, KD-1-kd, KH-1-kh, KW-1-kw].
+// multiple of 16 (so the GEMM reads 16 output channels as four vec4 loads).
+// - forward (FLIP false): m = co, k = (ci, kd, kh, kw), and
+//   wt[k, co] = w[co, ci, kd, kh, kw].
+// - input gradient (FLIP true), a transposed convolution: m = ci,
+//   k = (co, kd, kh, kw), and wt[k, ci] = w[co, ci, KD-1-kd, KH-1-kh, KW-1-kw].
 // Bindings: 0 uniform, 1 w [Cout, Cin, KD, KH, KW], 2 wt [K, M padded].
 
 struct Params {

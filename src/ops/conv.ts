@@ -3,22 +3,28 @@
  * volumes with any kernel size, stride and zero padding, including
  * TensorFlow-style SAME padding with the extra element on the after side.
  *
- * Every pass is a register-blocked implicit GEMM over a zero-padded copy of
- * its input, so the inner loops need no bounds checks:
+ * Every pass is a register-blocked implicit GEMM that reads its input from
+ * an unfolded copy (zero padding, stride along W and kW taps laid out so
+ * that the kernels read 4 output positions per vec4 load without bounds
+ * checks):
  * - forward: M = Cout, N = batch * output positions, K = Cin * kD * kH * kW;
  * - input gradient: the same kernel, run as a stride-1 correlation of the
- *   output gradient (spread by the stride and padded) with the flipped,
- *   transposed weight;
+ *   output gradient (spread by the stride and padded by kernel - 1 -
+ *   padBefore) with the flipped, transposed weight;
  * - weight gradient: M = Cout, N = Cin * kD * kH * kW, reduced over batch *
  *   output positions in chunks, then a second pass adds the chunks;
  * - bias gradient: a sum of the output gradient over N, D, H and W.
  */
-import { record } from "../autograd.ts";
+import { accumulateInto, record } from "../autograd.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { UniformLayout } from "../gpu/uniforms.ts";
 import { empty, formatShape, type Shape, Tensor } from "../tensor.ts";
-import forwardSource from "../../shaders/ops/conv3d_forward.wgsl" with { type: "text" };
-import unfoldSource from "../../shaders/ops/conv3d_unfold.wgsl" with { type: "text" };
+import forwardSource from "../../shaders/ops/conv3d_forward.wgsl" with {
+  type: "text",
+};
+import unfoldSource from "../../shaders/ops/conv3d_unfold.wgsl" with {
+  type: "text",
+};
 import weightMatrixSource from "../../shaders/ops/conv3d_weight_matrix.wgsl" with {
   type: "text",
 };
@@ -28,7 +34,7 @@ import weightGradSource from "../../shaders/ops/conv3d_backward_weight.wgsl" wit
 import sumPartialsSource from "../../shaders/ops/conv3d_sum_partials.wgsl" with {
   type: "text",
 };
-import { cpuTensor, type CpuTensor, randomTensor } from "./cpu_tensor.ts";
+import { type CpuTensor, cpuTensor, randomTensor } from "./cpu_tensor.ts";
 import { ACCUMULATING_TOLERANCE, defineOp } from "./registry.ts";
 import { sumToShape } from "./reduce.ts";
 import type { Rng } from "../util/rng.ts";
@@ -69,18 +75,18 @@ export interface Conv3dGeometry {
 
 const AXES = ["D", "H", "W"] as const;
 
-function describeShape(shape: Shape): string {
-  return formatShape(shape);
-}
-
 function isCount(value: unknown, minimum: number): value is number {
-  return typeof value === "number" && Number.isInteger(value) && value >= minimum;
+  return typeof value === "number" && Number.isInteger(value) &&
+    value >= minimum;
 }
 
 function resolveStride(stride: Conv3dOptions["stride"]): Triple {
   const value = stride ?? 1;
   const triple = typeof value === "number" ? [value, value, value] : value;
-  if (!Array.isArray(triple) || triple.length !== 3 || !triple.every((s) => isCount(s, 1))) {
+  if (
+    !Array.isArray(triple) || triple.length !== 3 ||
+    !triple.every((s) => isCount(s, 1))
+  ) {
     throw new Error(
       `conv3d: stride must be a positive integer or three of them [sD, sH, sW], ` +
         `got ${JSON.stringify(stride)}`,
@@ -98,9 +104,11 @@ function resolvePadding(
   const value = padding ?? 0;
   const invalid = () =>
     new Error(
-      `conv3d: padding must be a non-negative integer, three of them, "same", ` +
-        `or [[before, after], [before, after], [before, after]]; got ${JSON.stringify(padding)}`,
+      `conv3d: padding must be a non-negative integer, three of them, ` +
+        `"same", or [[before, after], [before, after], [before, after]], ` +
+        `got ${JSON.stringify(padding)}`,
     );
+
   if (value === "same") {
     const before = [0, 0, 0] as Triple;
     const after = [0, 0, 0] as Triple;
@@ -112,15 +120,18 @@ function resolvePadding(
     }
     return [before, after];
   }
+
   if (typeof value === "number") {
     if (!isCount(value, 0)) throw invalid();
     return [[value, value, value], [value, value, value]];
   }
+
   if (!Array.isArray(value) || value.length !== 3) throw invalid();
   if (value.every((p) => isCount(p, 0))) {
     const p = value as Triple;
     return [[p[0], p[1], p[2]], [p[0], p[1], p[2]]];
   }
+
   const pairs = value as unknown[];
   const isPair = (p: unknown): p is [number, number] =>
     Array.isArray(p) && p.length === 2 && isCount(p[0], 0) && isCount(p[1], 0);
@@ -143,56 +154,76 @@ export function conv3dGeometry(
   biasShape: Shape | null,
   options: Conv3dOptions = {},
 ): Conv3dGeometry {
+  const xText = formatShape(xShape);
+  const weightText = formatShape(weightShape);
   if (xShape.length !== 5) {
     throw new Error(
-      `conv3d: x must have rank 5 [N, Cin, D, H, W], got ${describeShape(xShape)}`,
+      `conv3d: x must have rank 5 [N, Cin, D, H, W], got ${xText}`,
     );
   }
   if (weightShape.length !== 5) {
     throw new Error(
-      `conv3d: weight must have rank 5 [Cout, Cin, kD, kH, kW], got ${describeShape(weightShape)}`,
+      `conv3d: weight must have rank 5 [Cout, Cin, kD, kH, kW], ` +
+        `got ${weightText}`,
     );
   }
+
   const [batch, cIn, ...spatial] = xShape;
   const [cOut, weightCIn, ...kernelSize] = weightShape;
   if (cIn !== weightCIn) {
     throw new Error(
-      `conv3d: x ${describeShape(xShape)} has ${cIn} input channels but weight ` +
-        `${describeShape(weightShape)} expects ${weightCIn}`,
+      `conv3d: x ${xText} has ${cIn} input channels but weight ` +
+        `${weightText} expects ${weightCIn}`,
     );
   }
   if (biasShape && (biasShape.length !== 1 || biasShape[0] !== cOut)) {
     throw new Error(
-      `conv3d: bias must have shape [${cOut}] for weight ${describeShape(weightShape)}, ` +
-        `got ${describeShape(biasShape)}`,
+      `conv3d: bias must have shape [${cOut}] for weight ${weightText}, ` +
+        `got ${formatShape(biasShape)}`,
     );
   }
   if ([batch, cIn, cOut, ...spatial, ...kernelSize].some((d) => d === 0)) {
     throw new Error(
-      `conv3d: empty dimension in x ${describeShape(xShape)} or weight ` +
-        `${describeShape(weightShape)}`,
+      `conv3d: empty dimension in x ${xText} or weight ${weightText}`,
     );
   }
+
   const input = spatial as Triple;
   const kernel = kernelSize as Triple;
   const stride = resolveStride(options.stride);
-  const [padBefore, padAfter] = resolvePadding(options.padding, input, kernel, stride);
+  const [padBefore, padAfter] = resolvePadding(
+    options.padding,
+    input,
+    kernel,
+    stride,
+  );
+
   const output = [0, 0, 0] as Triple;
   for (let a = 0; a < 3; a++) {
     const padded = input[a] + padBefore[a] + padAfter[a];
     if (kernel[a] > padded) {
       throw new Error(
-        `conv3d: kernel size ${kernel[a]} along ${AXES[a]} exceeds the padded input size ` +
-          `${padded} (x ${describeShape(xShape)}, weight ${describeShape(weightShape)}, ` +
+        `conv3d: kernel size ${kernel[a]} along ${AXES[a]} exceeds the ` +
+          `padded input size ${padded} (x ${xText}, weight ${weightText}, ` +
           `padding ${padBefore[a]} + ${padAfter[a]})`,
       );
     }
     output[a] = Math.floor((padded - kernel[a]) / stride[a]) + 1;
   }
-  return { batch, cIn, cOut, input, kernel, stride, padBefore, padAfter, output };
+  return {
+    batch,
+    cIn,
+    cOut,
+    input,
+    kernel,
+    stride,
+    padBefore,
+    padAfter,
+    output,
+  };
 }
 
-/** Output shape [N, Cout, Do, Ho, Wo] of conv3d for these shapes and options. */
+/** Returns the output shape [N, Cout, Do, Ho, Wo] of conv3d for these shapes. */
 export function conv3dOutputShape(
   xShape: Shape,
   weightShape: Shape,
@@ -202,7 +233,10 @@ export function conv3dOutputShape(
   return [g.batch, g.cOut, ...g.output];
 }
 
-/** Multiply-add count of the forward pass times 2 (FLOPs); each gradient costs the same. */
+/**
+ * Counts the FLOPs of the forward pass, 2 per multiply-add. The input
+ * gradient and the weight gradient each take as many.
+ */
 export function conv3dFlops(g: Conv3dGeometry): number {
   const positions = g.batch * g.output[0] * g.output[1] * g.output[2];
   const k = g.cIn * g.kernel[0] * g.kernel[1] * g.kernel[2];
@@ -211,16 +245,19 @@ export function conv3dFlops(g: Conv3dGeometry): number {
 
 // ---- WebGPU kernels ----
 
-/** Output channels per invocation in the GEMM kernels (the weight matrix pads M to this). */
-const GEMM_ROWS = Number(Deno.env.get("MB") ?? 16);
-/** vec4 blocks of 4 output positions per invocation in the forward GEMM. */
-const GEMM_POSITION_VECTORS = Number(Deno.env.get("NV") ?? 4);
-const GEMM_WORKGROUP = Number(Deno.env.get("FWG") ?? 64);
+/** Output channels per invocation of the GEMM kernels, and the multiple M is padded to. */
+const GEMM_ROWS = 16;
+/** vec4 blocks of 4 output positions per invocation of the forward GEMM. */
+const GEMM_POSITION_BLOCKS = 4;
+/** Taps per invocation of the weight-gradient GEMM. */
+const WEIGHT_GRAD_TAPS = 16;
+const GEMM_WORKGROUP = 64;
 /**
- * The weight gradient splits its reduction into chunks until at least this
- * many invocations run, so that a GPU with thousands of lanes stays busy.
+ * The weight gradient splits its reduction into chunks of output rows until
+ * at least this many invocations run, so that an adapter with thousands of
+ * lanes stays busy. Each chunk adds a partial weight gradient to memory.
  */
-const WEIGHT_GRAD_MIN_INVOCATIONS = Number(Deno.env.get("WINV") ?? 16384);
+const WEIGHT_GRAD_MIN_INVOCATIONS = 4096;
 
 const unfoldLayout = new UniformLayout([
   ["total", "u32"],
@@ -249,6 +286,7 @@ const forwardLayout = new UniformLayout([
   ["out_size", "vec4<u32>"],
   ["in_size", "vec4<u32>"],
   ["stride", "vec4<u32>"],
+  ["kernel_size", "vec4<u32>"],
 ]);
 
 const weightGradLayout = new UniformLayout([
@@ -263,9 +301,13 @@ const weightGradLayout = new UniformLayout([
   ["out_size", "vec4<u32>"],
   ["in_size", "vec4<u32>"],
   ["stride", "vec4<u32>"],
+  ["kernel_size", "vec4<u32>"],
 ]);
 
-const sumPartialsLayout = new UniformLayout([["count", "u32"], ["chunks", "u32"]]);
+const sumPartialsLayout = new UniformLayout([
+  ["count", "u32"],
+  ["chunks", "u32"],
+]);
 
 function vec4(t: readonly number[]): number[] {
   return [t[0], t[1], t[2], 0];
@@ -275,36 +317,78 @@ function roundUp(value: number, multiple: number): number {
   return Math.ceil(value / multiple) * multiple;
 }
 
-function kernelConstants(kernel: Triple): Record<string, number> {
-  return { KD: kernel[0], KH: kernel[1], KW: kernel[2] };
-}
-
-/** The geometry of one GEMM pass: a valid correlation of an unfolded volume. */
+/**
+ * One GEMM pass: a valid correlation, at `stride`, of a source volume that
+ * is first placed in a zero volume (element i along an axis at
+ * offset + i * dilation).
+ */
 interface GemmPass {
-  /** Channels of the unfolded input (the K side, with the kernel taps). */
-  channels: number;
   kernel: Triple;
-  /** Output size D, H, W of the pass. */
+  /** Output size D, H, W. */
   output: Triple;
-  /** Stride along D and H (the unfolding applies the W stride). */
   stride: Triple;
-  /** Where element 0 of the source lands in the padded volume, per axis. */
   offset: Triple;
-  /** Spacing of source elements in the padded volume (the stride for input gradients). */
   dilation: Triple;
 }
 
+function forwardPass(g: Conv3dGeometry): GemmPass {
+  return {
+    kernel: g.kernel,
+    output: g.output,
+    stride: g.stride,
+    offset: g.padBefore,
+    dilation: [1, 1, 1],
+  };
+}
+
 /**
- * Unfolds the W axis of x [N, C, D, H, W] into xq [N, C, Dq, Hq, KW, Wq]:
- * zero padding, dilation and the W stride applied, rows padded to a
- * multiple of 4 for vec4 loads.
+ * Describes the input gradient as a pass over the output gradient, spread by
+ * the stride and padded by kernel - 1 - padBefore.
+ */
+function inputGradientPass(g: Conv3dGeometry): GemmPass {
+  return {
+    kernel: g.kernel,
+    output: g.input,
+    stride: [1, 1, 1],
+    offset: [0, 1, 2].map((a) => g.kernel[a] - 1 - g.padBefore[a]) as Triple,
+    dilation: g.stride,
+  };
+}
+
+/** Describes the output gradient with rows zero-padded to a multiple of 4 as a pass. */
+function rowPaddingPass(g: Conv3dGeometry): GemmPass {
+  return {
+    kernel: [1, 1, 1],
+    output: g.output,
+    stride: [1, 1, 1],
+    offset: [0, 0, 0],
+    dilation: [1, 1, 1],
+  };
+}
+
+/**
+ * Unfolds the W axis of x [N, C, D, H, W] for a pass into
+ * xq [N, C, Dq, Hq, KW, Wq] (see conv3d_unfold.wgsl). Returns x itself when
+ * that layout is already x's, as for a 1x1x1 convolution without padding on
+ * a width that is a multiple of 4; the caller disposes the result only when
+ * it is not x.
  */
 function unfold(op: string, x: Tensor, pass: GemmPass): Tensor {
   const [n, c, ...source] = x.shape;
   const depth = (pass.output[0] - 1) * pass.stride[0] + pass.kernel[0];
   const height = (pass.output[1] - 1) * pass.stride[1] + pass.kernel[1];
   const rowWidth = roundUp(pass.output[2], 4);
-  const xq = empty([n, c, depth, height, pass.kernel[2], rowWidth], "f32", `${op}.unfolded`);
+  const size = [depth, height, rowWidth];
+  const identity = pass.kernel[2] === 1 && pass.stride[2] === 1 &&
+    [0, 1, 2].every((a) =>
+      pass.offset[a] === 0 && pass.dilation[a] === 1 && size[a] === source[a]
+    );
+  if (identity) return x;
+  const xq = empty(
+    [n, c, depth, height, pass.kernel[2], rowWidth],
+    "f32",
+    `${op}.unfolded`,
+  );
   runtime().dispatch({
     op,
     kernel: { file: "shaders/ops/conv3d_unfold.wgsl", source: unfoldSource },
@@ -313,7 +397,7 @@ function unfold(op: string, x: Tensor, pass: GemmPass): Tensor {
       taps_w: pass.kernel[2],
       stride_w: pass.stride[2],
       in_size: vec4(source),
-      out_size: vec4([depth, height, rowWidth]),
+      out_size: vec4(size),
       offset: vec4(pass.offset),
       dilation: vec4(pass.dilation),
     }),
@@ -325,8 +409,50 @@ function unfold(op: string, x: Tensor, pass: GemmPass): Tensor {
 }
 
 /**
- * The weight as a K x M GEMM matrix, M padded to GEMM_ROWS: M = Cout for the
- * forward pass, M = Cin with flipped taps for the input gradient.
+ * Limits of the conv3d kernels. `unfoldedBytes` caps the bytes of one
+ * unfolded input, and null means the adapter's maxStorageBufferBindingSize.
+ * Larger batches run in slices, and tests lower the cap to exercise them.
+ */
+export const conv3dLimits = { unfoldedBytes: null as number | null };
+
+/** Returns how many samples a batch slice takes so that its unfolded input fits the cap. */
+function batchSlice(op: string, x: Tensor, pass: GemmPass): number {
+  const [n, c] = x.shape;
+  const depth = (pass.output[0] - 1) * pass.stride[0] + pass.kernel[0];
+  const height = (pass.output[1] - 1) * pass.stride[1] + pass.kernel[1];
+  const rowWidth = roundUp(pass.output[2], 4);
+  const sampleBytes = 4 * c * depth * height * pass.kernel[2] * rowWidth;
+  const limit = conv3dLimits.unfoldedBytes ??
+    runtime().limits.maxStorageBufferBindingSize;
+  if (sampleBytes > limit) {
+    throw new Error(
+      `${op}: the unfolded input of one sample of x ${formatShape(x.shape)} ` +
+        `needs ${sampleBytes} bytes, above the limit of ${limit} bytes per ` +
+        `storage binding; use a smaller input size`,
+    );
+  }
+  return Math.min(n, Math.floor(limit / sampleBytes));
+}
+
+/** Copies samples [start, start + count) of a batch, or returns t when that is all of it. */
+function sliceBatch(t: Tensor, start: number, count: number): Tensor {
+  if (start === 0 && count === t.shape[0]) return t;
+  const sampleBytes = t.bytes / t.shape[0];
+  const slice = empty([count, ...t.shape.slice(1)], "f32", "conv3d.slice");
+  runtime().copy(
+    t.buffer,
+    slice.buffer,
+    count * sampleBytes,
+    start * sampleBytes,
+    0,
+  );
+  return slice;
+}
+
+/**
+ * Lays out the weight as a K x M GEMM matrix with M padded to GEMM_ROWS.
+ * M is Cout for the forward pass, or Cin (with flipped taps) for the input
+ * gradient.
  */
 function weightMatrix(op: string, w: Tensor, flip: boolean): Tensor {
   const [cOut, cIn, ...kernel] = w.shape;
@@ -356,31 +482,36 @@ function weightMatrix(op: string, w: Tensor, flip: boolean): Tensor {
 }
 
 /**
- * y [N, M, ...output] = the valid correlation of xq (unfolded) with the
- * K x M weight matrix wt, plus bias: the register-blocked implicit GEMM.
+ * Runs a pass as the register-blocked implicit GEMM on the whole batch of x:
+ * y [N, M, ...output] is the correlation of x with the weight matrix of `w`,
+ * plus bias.
  */
-function gemm(
+function gemmBatch(
   op: string,
-  xq: Tensor,
-  wt: Tensor,
+  x: Tensor,
+  w: Tensor,
   bias: Tensor | null,
-  m: number,
   pass: GemmPass,
+  flip: boolean,
 ): Tensor {
+  const xq = unfold(`${op}.unfold`, x, pass);
+  const wt = weightMatrix(`${op}.weight`, w, flip);
   const [n, channels, depth, height] = xq.shape;
+  const m = flip ? w.shape[1] : w.shape[0];
   const y = empty([n, m, ...pass.output], "f32", op);
+
   const rowBlocks = Math.ceil(pass.output[2] / 4);
   const blocks = n * pass.output[0] * pass.output[1] * rowBlocks;
   const mBlocks = wt.shape[1] / GEMM_ROWS;
   const bindings = [xq.binding(), wt.binding(), y.binding()];
   if (bias) bindings.push(bias.binding());
+
   runtime().dispatch({
     op,
     kernel: {
       file: "shaders/ops/conv3d_forward.wgsl",
       source: forwardSource,
       defines: { BIAS: bias !== null },
-      constants: kernelConstants(pass.kernel),
     },
     uniforms: forwardLayout.pack({
       row_blocks: rowBlocks,
@@ -391,97 +522,117 @@ function gemm(
       out_size: vec4(pass.output),
       in_size: vec4([depth, height, 0]),
       stride: vec4(pass.stride),
+      kernel_size: vec4(pass.kernel),
     }),
     bindings,
-    workgroups: Deno.env.get("SKIPGEMM") ? 0 : mBlocks * Math.ceil(blocks / (GEMM_POSITION_VECTORS * GEMM_WORKGROUP)),
-    shapes: `unfolded input ${formatShape(xq.shape)}, weight matrix ${formatShape(wt.shape)}`,
+    workgroups: mBlocks *
+      Math.ceil(blocks / (GEMM_POSITION_BLOCKS * GEMM_WORKGROUP)),
+    shapes: `x ${formatShape(x.shape)}, weight ${formatShape(w.shape)}`,
   });
-  return y;
-}
 
-function forwardPass(g: Conv3dGeometry): GemmPass {
-  return {
-    channels: g.cIn,
-    kernel: g.kernel,
-    output: g.output,
-    stride: g.stride,
-    offset: g.padBefore,
-    dilation: [1, 1, 1],
-  };
-}
-
-function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: Conv3dGeometry): Tensor {
-  const pass = forwardPass(g);
-  const xq = unfold("conv3d.forward.unfold", x, pass);
-  const wt = weightMatrix("conv3d.forward.weight", w, false);
-  const y = gemm("conv3d.forward", xq, wt, bias, g.cOut, pass);
-  xq.dispose();
+  if (xq !== x) xq.dispose();
   wt.dispose();
   return y;
 }
 
 /**
- * Input gradient: a stride-1 correlation of the output gradient, spread by
- * the stride and padded by kernel - 1 - padBefore, with the flipped weight.
+ * Runs a pass as the register-blocked implicit GEMM, in batch slices when
+ * the unfolded input of the whole batch exceeds one storage binding.
  */
+function gemm(
+  op: string,
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  pass: GemmPass,
+  flip: boolean,
+): Tensor {
+  const n = x.shape[0];
+  const slice = batchSlice(op, x, pass);
+  if (slice >= n) return gemmBatch(op, x, w, bias, pass, flip);
+
+  const m = flip ? w.shape[1] : w.shape[0];
+  const y = empty([n, m, ...pass.output], "f32", op);
+  const sampleBytes = y.bytes / n;
+  for (let start = 0; start < n; start += slice) {
+    const count = Math.min(slice, n - start);
+    const xs = sliceBatch(x, start, count);
+    const ys = gemmBatch(op, xs, w, bias, pass, flip);
+    runtime().copy(ys.buffer, y.buffer, ys.bytes, 0, start * sampleBytes);
+    xs.dispose();
+    ys.dispose();
+  }
+  return y;
+}
+
+/** Computes the input gradient, the transposed convolution of the output gradient. */
 function inputGradient(gy: Tensor, w: Tensor, g: Conv3dGeometry): Tensor {
-  const pass: GemmPass = {
-    channels: g.cOut,
-    kernel: g.kernel,
-    output: g.input,
-    stride: [1, 1, 1],
-    offset: [0, 1, 2].map((a) => g.kernel[a] - 1 - g.padBefore[a]) as Triple,
-    dilation: g.stride,
-  };
-  const gyq = unfold("conv3d.backward_input.unfold", gy, pass);
-  const wt = weightMatrix("conv3d.backward_input.weight", w, true);
-  const gx = gemm("conv3d.backward_input", gyq, wt, null, g.cIn, pass);
-  gyq.dispose();
-  wt.dispose();
-  return gx;
+  const pass = inputGradientPass(g);
+  return gemm("conv3d.backward_input", gy, w, null, pass, true);
 }
 
-/** Output gradient with rows padded to a multiple of 4 (zeros), as the weight gradient reads it. */
-function paddedRows(gy: Tensor, g: Conv3dGeometry): Tensor {
-  if (g.output[2] % 4 === 0) return gy;
-  return unfold("conv3d.backward_weight.pad", gy, {
-    channels: g.cOut,
-    kernel: [1, 1, 1],
-    output: g.output,
-    stride: [1, 1, 1],
-    offset: [0, 0, 0],
-    dilation: [1, 1, 1],
-  });
-}
-
-const WG_ROWS = Number(Deno.env.get("WMB") ?? 8);
-const WG_TAPS = Number(Deno.env.get("WNK") ?? 8);
-
-/** Weight gradient: chunked implicit GEMM into partial sums, then their sum. */
+/**
+ * Computes the weight gradient, in batch slices when the unfolded input of
+ * the whole batch exceeds one storage binding.
+ */
 function weightGradient(gy: Tensor, x: Tensor, g: Conv3dGeometry): Tensor {
+  const op = "conv3d.backward_weight";
+  const slice = Math.min(
+    batchSlice(op, x, forwardPass(g)),
+    batchSlice(op, gy, rowPaddingPass(g)),
+  );
+  if (slice >= g.batch) return weightGradientBatch(gy, x, g);
+
+  let gw: Tensor | null = null;
+  for (let start = 0; start < g.batch; start += slice) {
+    const count = Math.min(slice, g.batch - start);
+    const xs = sliceBatch(x, start, count);
+    const gys = sliceBatch(gy, start, count);
+    const part = weightGradientBatch(gys, xs, { ...g, batch: count });
+    xs.dispose();
+    gys.dispose();
+    if (gw) {
+      accumulateInto(gw, part);
+      part.dispose();
+    } else {
+      gw = part;
+    }
+  }
+  return gw!;
+}
+
+/**
+ * Computes the weight gradient of the whole batch as a chunked implicit GEMM
+ * into partial sums, then adds the partial sums.
+ */
+function weightGradientBatch(
+  gy: Tensor,
+  x: Tensor,
+  g: Conv3dGeometry,
+): Tensor {
   const rt = runtime();
-  const pass = forwardPass(g);
-  const xq = unfold("conv3d.backward_weight.unfold", x, pass);
-  const gyq = paddedRows(gy, g);
+  const xq = unfold("conv3d.backward_weight.unfold", x, forwardPass(g));
+  const gyq = unfold("conv3d.backward_weight.pad", gy, rowPaddingPass(g));
+
   const taps = g.cIn * g.kernel[0] * g.kernel[1] * g.kernel[2];
-  const tapBlocks = Math.ceil(taps / WG_TAPS);
-  const coBlocks = Math.ceil(g.cOut / WG_ROWS);
+  const tapBlocks = Math.ceil(taps / WEIGHT_GRAD_TAPS);
+  const coBlocks = Math.ceil(g.cOut / GEMM_ROWS);
   const rows = g.batch * g.output[0] * g.output[1];
   const perChunk = tapBlocks * coBlocks;
-  const chunks = Math.min(rows, Math.max(1, Math.ceil(WEIGHT_GRAD_MIN_INVOCATIONS / perChunk)));
-  const rowsPerChunk = Math.ceil(rows / chunks);
-  const usedChunks = Math.ceil(rows / rowsPerChunk);
+  const targetChunks = Math.ceil(WEIGHT_GRAD_MIN_INVOCATIONS / perChunk);
+  const rowsPerChunk = Math.ceil(rows / Math.min(rows, targetChunks));
+  const chunks = Math.ceil(rows / rowsPerChunk);
   const gw = empty([g.cOut, g.cIn, ...g.kernel], "f32", "conv3d.grad_weight");
-  const partial = usedChunks === 1
+  const partial = chunks === 1
     ? gw
-    : empty([usedChunks, gw.size], "f32", "conv3d.grad_weight.partial");
-  const invocations = perChunk * usedChunks;
+    : empty([chunks, gw.size], "f32", "conv3d.grad_weight.partial");
+  const invocations = perChunk * chunks;
+
   rt.dispatch({
     op: "conv3d.backward_weight",
     kernel: {
       file: "shaders/ops/conv3d_backward_weight.wgsl",
       source: weightGradSource,
-      constants: kernelConstants(g.kernel),
     },
     uniforms: weightGradLayout.pack({
       invocations,
@@ -491,22 +642,27 @@ function weightGradient(gy: Tensor, x: Tensor, g: Conv3dGeometry): Tensor {
       rows_per_chunk: rowsPerChunk,
       c_in: g.cIn,
       c_out: g.cOut,
-      row_blocks: xq.shape[5] / 4,
+      row_blocks: Math.ceil(g.output[2] / 4),
       out_size: vec4(g.output),
-      in_size: vec4([...xq.shape.slice(2, 4), 0]),
+      in_size: vec4([xq.shape[2], xq.shape[3], 0]),
       stride: vec4(g.stride),
+      kernel_size: vec4(g.kernel),
     }),
     bindings: [xq.binding(), gyq.binding(), partial.binding()],
-    workgroups: Math.ceil(invocations / 64),
+    workgroups: Math.ceil(invocations / GEMM_WORKGROUP),
     shapes: `x ${formatShape(x.shape)}, grad output ${formatShape(gy.shape)}`,
   });
-  xq.dispose();
+
+  if (xq !== x) xq.dispose();
   if (gyq !== gy) gyq.dispose();
   if (partial !== gw) {
     rt.dispatch({
       op: "conv3d.backward_weight.sum",
-      kernel: { file: "shaders/ops/conv3d_sum_partials.wgsl", source: sumPartialsSource },
-      uniforms: sumPartialsLayout.pack({ count: gw.size, chunks: usedChunks }),
+      kernel: {
+        file: "shaders/ops/conv3d_sum_partials.wgsl",
+        source: sumPartialsSource,
+      },
+      uniforms: sumPartialsLayout.pack({ count: gw.size, chunks }),
       bindings: [partial.binding(), gw.binding()],
       workgroups: Math.ceil(gw.size / 256),
     });
@@ -523,24 +679,19 @@ function biasGradient(gy: Tensor, cOut: number): Tensor {
   return gb;
 }
 
-function checkTensor(value: unknown, what: string): asserts value is Tensor {
+function checkTensor(value: unknown, name: string): asserts value is Tensor {
   if (!(value instanceof Tensor)) {
-    throw new Error(`conv3d: ${what} must be a Tensor, got ${String(value)}`);
+    throw new Error(`conv3d: ${name} must be a Tensor, got ${String(value)}`);
   }
   if (value.dtype !== "f32") {
-    throw new Error(`conv3d: ${what} must be f32, got ${value.describe()}`);
+    throw new Error(`conv3d: ${name} must be f32, got ${value.describe()}`);
   }
 }
 
 /**
- * 3D convolution of x [N, Cin, D, H, W] with weight [Cout, Cin, kD, kH, kW]
- * plus bias [Cout] (or null), giving [N, Cout, Do, Ho, Wo]; dilation 1 and
+ * Convolves x [N, Cin, D, H, W] with weight [Cout, Cin, kD, kH, kW] and adds
+ * bias [Cout] (or none), giving [N, Cout, Do, Ho, Wo], with dilation 1 and
  * zero padding. Records the gradients of x, weight and bias.
- *
- * @example
- * ```ts
- * const y = conv3d(x, weight, bias, { stride: 2, padding: "same" });
- * ```
  */
 export function conv3d(
   x: Tensor,
@@ -552,7 +703,7 @@ export function conv3d(
   checkTensor(weight, "weight");
   if (bias !== null) checkTensor(bias, "bias");
   const g = conv3dGeometry(x.shape, weight.shape, bias?.shape ?? null, options);
-  const y = forward(x, weight, bias, g);
+  const y = gemm("conv3d.forward", x, weight, bias, forwardPass(g), false);
   record("conv3d", [x, weight, bias], [y], ([gy]) => [
     x.requiresGrad ? inputGradient(gy!, weight, g) : null,
     weight.requiresGrad ? weightGradient(gy!, x, g) : null,
@@ -588,8 +739,10 @@ function forEachTap(
                   for (let kw = 0; kw < kW; kw++) {
                     const iw = ow * g.stride[2] + kw - g.padBefore[2];
                     if (iw < 0 || iw >= W) continue;
-                    const xIndex = (((n * g.cIn + ci) * D + id) * H + ih) * W + iw;
-                    const wIndex = (co * g.cIn + ci) * taps + (kd * kH + kh) * kW + kw;
+                    const xIndex = (((n * g.cIn + ci) * D + id) * H + ih) * W +
+                      iw;
+                    const wIndex = (co * g.cIn + ci) * taps +
+                      (kd * kH + kh) * kW + kw;
                     fn(yIndex, xIndex, wIndex);
                   }
                 }
@@ -602,12 +755,18 @@ function forEachTap(
   }
 }
 
-function cpuGeometry(inputs: (CpuTensor | null)[], attrs: Conv3dOptions): Conv3dGeometry {
+function cpuGeometry(
+  inputs: (CpuTensor | null)[],
+  attrs: Conv3dOptions,
+): Conv3dGeometry {
   const [x, w, b] = inputs;
   return conv3dGeometry(x!.shape, w!.shape, b?.shape ?? null, attrs);
 }
 
-export function cpuConv3d(inputs: (CpuTensor | null)[], attrs: Conv3dOptions): CpuTensor {
+export function cpuConv3d(
+  inputs: (CpuTensor | null)[],
+  attrs: Conv3dOptions,
+): CpuTensor {
   const [x, w, b] = inputs;
   const g = cpuGeometry(inputs, attrs);
   const y = cpuTensor([g.batch, g.cOut, ...g.output]);
@@ -649,22 +808,117 @@ export function cpuConv3dBackward(
 
 // ---- registry ----
 
-function convCase(
-  rng: Rng,
-  label: string,
-  xShape: number[],
-  weightShape: number[],
-  withBias: boolean,
-  attrs: Conv3dOptions,
-) {
+interface ConvCase {
+  label: string;
+  x: number[];
+  weight: number[];
+  bias: boolean;
+  attrs: Conv3dOptions;
+}
+
+const CASES: ConvCase[] = [
+  {
+    label: "3x3x3 padding 1, odd sizes",
+    x: [1, 3, 5, 6, 7],
+    weight: [5, 3, 3, 3, 3],
+    bias: true,
+    attrs: { padding: 1 },
+  },
+  {
+    label: "batch 2, 5 to 7 channels, no bias",
+    x: [2, 5, 4, 5, 3],
+    weight: [7, 5, 3, 3, 3],
+    bias: false,
+    attrs: { padding: 1 },
+  },
+  {
+    label: "stride 2 padding 1",
+    x: [1, 3, 7, 8, 9],
+    weight: [4, 3, 3, 3, 3],
+    bias: true,
+    attrs: { stride: 2, padding: 1 },
+  },
+  {
+    label: "1x1x1",
+    x: [2, 7, 3, 4, 5],
+    weight: [5, 7, 1, 1, 1],
+    bias: true,
+    attrs: {},
+  },
+  {
+    label: "1x1x1 on rows of 8, read without unfolding",
+    x: [1, 4, 2, 3, 8],
+    weight: [6, 4, 1, 1, 1],
+    bias: true,
+    attrs: {},
+  },
+  {
+    label: "1x1x1 padding 1, padding wider than the kernel",
+    x: [1, 2, 2, 3, 3],
+    weight: [3, 2, 1, 1, 1],
+    bias: false,
+    attrs: { padding: 1 },
+  },
+  {
+    label: "7x7x7 stride 2 padding 3",
+    x: [1, 3, 9, 10, 11],
+    weight: [4, 3, 7, 7, 7],
+    bias: true,
+    attrs: { stride: 2, padding: 3 },
+  },
+  {
+    label: "1x3x3 padding [0, 1, 1]",
+    x: [1, 5, 3, 6, 7],
+    weight: [3, 5, 1, 3, 3],
+    bias: true,
+    attrs: { padding: [0, 1, 1] },
+  },
+  {
+    label: "same, stride 2, asymmetric",
+    x: [1, 3, 5, 8, 6],
+    weight: [4, 3, 3, 3, 3],
+    bias: true,
+    attrs: { stride: 2, padding: "same" },
+  },
+  {
+    label: "same, even kernel 2x4x2",
+    x: [2, 3, 4, 5, 6],
+    weight: [5, 3, 2, 4, 2],
+    bias: true,
+    attrs: { padding: "same" },
+  },
+  {
+    label: "explicit [before, after] padding",
+    x: [1, 3, 4, 6, 5],
+    weight: [3, 3, 3, 2, 3],
+    bias: false,
+    attrs: { stride: [1, 2, 1], padding: [[0, 2], [1, 0], [2, 1]] },
+  },
+  {
+    label: "several tiles and chunks",
+    x: [2, 3, 6, 9, 10],
+    weight: [7, 3, 3, 3, 3],
+    bias: true,
+    attrs: { padding: 1 },
+  },
+  {
+    label: "channels above one 16-row block",
+    x: [1, 18, 3, 4, 6],
+    weight: [20, 18, 3, 3, 3],
+    bias: true,
+    attrs: { padding: 1 },
+  },
+];
+
+function randomCase(rng: Rng, c: ConvCase) {
   return {
-    label,
+    label: c.label,
     inputs: [
-      randomTensor(rng, xShape),
-      randomTensor(rng, weightShape),
-      withBias ? randomTensor(rng, [weightShape[0]]) : null,
+      randomTensor(rng, c.x),
+      randomTensor(rng, c.weight),
+      c.bias ? randomTensor(rng, [c.weight[0]]) : null,
     ],
-    attrs,
+    attrs: c.attrs,
   };
 }
 
@@ -672,53 +926,25 @@ defineOp<Conv3dOptions>({
   name: "conv3d",
   family: "conv",
   inputs: [{ name: "x" }, { name: "weight" }, { name: "bias", optional: true }],
-  forwardKernels: ["shaders/ops/conv3d_pad.wgsl", "shaders/ops/conv3d_forward.wgsl"],
+  forwardKernels: [
+    "shaders/ops/conv3d_unfold.wgsl",
+    "shaders/ops/conv3d_weight_matrix.wgsl",
+    "shaders/ops/conv3d_forward.wgsl",
+  ],
   backwardKernels: [
-    "shaders/ops/conv3d_pad.wgsl",
-    "shaders/ops/conv3d_flip_weight.wgsl",
+    "shaders/ops/conv3d_unfold.wgsl",
+    "shaders/ops/conv3d_weight_matrix.wgsl",
     "shaders/ops/conv3d_forward.wgsl",
     "shaders/ops/conv3d_backward_weight.wgsl",
     "shaders/ops/conv3d_sum_partials.wgsl",
     "shaders/ops/reduce_sum.wgsl",
+    "shaders/ops/accumulate.wgsl",
   ],
   gpu: ([x, w, b], attrs) => conv3d(x!, w!, b, attrs),
   cpu: {
     forward: (inputs, attrs) => [cpuConv3d(inputs, attrs)],
     backward: (inputs, attrs, [gy]) => cpuConv3dBackward(inputs, attrs, gy),
   },
-  cases: (rng) => [
-    convCase(rng, "3x3x3 padding 1, odd sizes", [1, 3, 5, 6, 7], [5, 3, 3, 3, 3], true, {
-      padding: 1,
-    }),
-    convCase(rng, "batch 2, 5 to 7 channels, no bias", [2, 5, 4, 5, 3], [7, 5, 3, 3, 3], false, {
-      padding: 1,
-    }),
-    convCase(rng, "stride 2 padding 1", [1, 3, 7, 8, 9], [4, 3, 3, 3, 3], true, {
-      stride: 2,
-      padding: 1,
-    }),
-    convCase(rng, "1x1x1", [2, 7, 3, 4, 5], [5, 7, 1, 1, 1], true, {}),
-    convCase(rng, "7x7x7 stride 2 padding 3", [1, 3, 9, 10, 11], [4, 3, 7, 7, 7], true, {
-      stride: 2,
-      padding: 3,
-    }),
-    convCase(rng, "1x3x3 padding [0, 1, 1]", [1, 5, 3, 6, 7], [3, 5, 1, 3, 3], true, {
-      padding: [0, 1, 1],
-    }),
-    convCase(rng, "same, stride 2, asymmetric", [1, 3, 5, 8, 6], [4, 3, 3, 3, 3], true, {
-      stride: 2,
-      padding: "same",
-    }),
-    convCase(rng, "same, even kernel 2x4x2", [2, 3, 4, 5, 6], [5, 3, 2, 4, 2], true, {
-      padding: "same",
-    }),
-    convCase(rng, "explicit [before, after] padding", [1, 3, 4, 6, 5], [3, 3, 3, 2, 3], false, {
-      stride: [1, 2, 1],
-      padding: [[0, 2], [1, 0], [2, 1]],
-    }),
-    convCase(rng, "several tiles and chunks", [2, 3, 6, 9, 10], [7, 3, 3, 3, 3], true, {
-      padding: 1,
-    }),
-  ],
+  cases: (rng) => CASES.map((c) => randomCase(rng, c)),
   tolerance: ACCUMULATING_TOLERANCE,
 });
