@@ -22,6 +22,7 @@ import {
 } from "../src/ops/conv.ts";
 import { type Tensor, tensor, zeros } from "../src/tensor.ts";
 import { Rng } from "../src/util/rng.ts";
+import { modelCases } from "./model_cases.ts";
 
 /** One benchmark: `setup` runs once, `run` is timed. */
 // deno-lint-ignore no-explicit-any
@@ -159,6 +160,8 @@ export const benchCases: BenchCase[] = [
     teardown: (tensors: Tensor[]) => tensors.forEach((t) => t.dispose()),
   },
 ];
+
+benchCases.push(...modelCases);
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

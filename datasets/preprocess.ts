@@ -27,8 +27,10 @@ import { readAll, scope, type Tensor, tensor } from "../src/tensor.ts";
 import {
   estimateApexIndex,
   estimateTranslation,
+  flowToRgb,
   interpolateFrames,
   magnify,
+  MOTION_TVL1,
   motionFeatures,
   resize,
   toGray,
@@ -36,11 +38,11 @@ import {
   tvl1Flow,
   type Tvl1Options,
 } from "../src/vision/mod.ts";
-import { decodeImage } from "./images.ts";
+import { type DecodedImage, decodeImage } from "./images.ts";
 import { type ClipRecord, middleFrame } from "./types.ts";
 
 /** Bump when the pipeline's output changes for the same settings. */
-const PIPELINE_VERSION = 1;
+const PIPELINE_VERSION = 2;
 
 export interface PreprocessSettings {
   /** Side of the square frames the flow runs on, in pixels. */
@@ -222,7 +224,12 @@ export class Preprocessor {
         const shift = estimateTranslation(apexGray, gray(onset));
         const aligned = translateBy(onset, shift, -1);
         const alignedGray = gray(aligned);
-        const flow = tvl1Flow(alignedGray, apexGray, this.settings.tvl1);
+        // Keys warping: OpenCV's bicubic warp biases sub-pixel motion
+        // towards zero, which magnification would multiply.
+        const flow = tvl1Flow(alignedGray, apexGray, {
+          ...this.settings.tvl1,
+          ...MOTION_TVL1,
+        });
         return missing.map(({ alpha }) => {
           const magnified = magnify(aligned, apexFrame, alpha, flow);
           const frames = interpolateFrames(
@@ -271,6 +278,48 @@ export class Preprocessor {
       apex,
       apexSource,
       fromCache: alphas.length - missing.length,
+    };
+  }
+
+  /**
+   * The onset-to-apex flow of a clip (after alignment) as an RGB picture:
+   * hue is the direction, value the normalised magnitude.
+   */
+  async flowPicture(record: ClipRecord, apex: number): Promise<DecodedImage> {
+    const onset = await this.#workFrame(
+      record.framePaths[frameIndex(record, record.onset)],
+    );
+    const apexFrame = await this.#workFrame(
+      record.framePaths[frameIndex(record, apex)],
+    );
+    const picture = noGrad(() =>
+      scope(() => {
+        const gray = (t: Tensor) => (t.shape[0] === 3
+          ? toGray(t)
+          : reshape(t, [t.shape[1], t.shape[2]]));
+        const apexGray = gray(apexFrame);
+        const shift = estimateTranslation(apexGray, gray(onset));
+        const aligned = gray(translateBy(onset, shift, -1));
+        const flow = tvl1Flow(aligned, apexGray, {
+          ...this.settings.tvl1,
+          ...MOTION_TVL1,
+        });
+        return permute(flowToRgb(flow), [1, 2, 0]);
+      })
+    );
+    onset.dispose();
+    apexFrame.dispose();
+    const [values] = await readAll([picture]);
+    picture.dispose();
+    const size = this.settings.workSize;
+    return {
+      width: size,
+      height: size,
+      channels: 3,
+      data: Uint8Array.from(
+        values,
+        (v) => Math.max(0, Math.min(255, Math.round(v))),
+      ),
     };
   }
 

@@ -154,6 +154,29 @@ export function smallSubjectSet(
   return best ?? ids.slice(-count);
 }
 
+/** The preprocessing of a preset, caching under .cache/preprocess/<dataset>. */
+export function preprocessorFor(
+  dataset: LoadableDataset,
+  preset: Preset,
+): Preprocessor {
+  const p = preset.preprocess;
+  return new Preprocessor(
+    {
+      workSize: p.size,
+      inputSize: preset.model.size,
+      frames: p.frames,
+      roundFlow: p.roundFlow,
+      tvl1: {
+        nscales: p.tvl1.scales,
+        warps: p.tvl1.warps,
+        innerIterations: p.tvl1.innerIterations,
+      },
+      apexCandidates: p.apexCandidates,
+    },
+    join(".cache", "preprocess", dataset),
+  );
+}
+
 export interface PreparedData {
   set: ClipSet;
   records: ClipRecord[];
@@ -196,21 +219,7 @@ export async function prepareData(
       `classes ${classNames.join(", ")}`,
   );
   const p = preset.preprocess;
-  const preprocessor = new Preprocessor(
-    {
-      workSize: p.size,
-      inputSize: preset.model.size,
-      frames: p.frames,
-      roundFlow: p.roundFlow,
-      tvl1: {
-        nscales: p.tvl1.scales,
-        warps: p.tvl1.warps,
-        innerIterations: p.tvl1.innerIterations,
-      },
-      apexCandidates: p.apexCandidates,
-    },
-    join(".cache", "preprocess", dataset),
-  );
+  const preprocessor = preprocessorFor(dataset, preset);
   const alphas = alphasPerClip(labels, subjects, classNames.length, preset);
   const features = new Map<string, Float32Array>();
   const apexSources: Record<string, number> = {};

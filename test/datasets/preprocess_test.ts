@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { synthesize } from "../../datasets/mod.ts";
+import {
+  Preprocessor,
+  type PreprocessSettings,
+} from "../../datasets/preprocess.ts";
+import { loadSmic } from "../../datasets/smic.ts";
+import { gpuTest } from "../helpers.ts";
+
+const settings: PreprocessSettings = {
+  workSize: 16,
+  inputSize: 16,
+  frames: 5,
+  roundFlow: false,
+  tvl1: { nscales: 1, warps: 1, innerIterations: 5 },
+  apexCandidates: 3,
+};
+
+gpuTest("preprocessing cache recomputes only what changed", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const data = join(root, "smic");
+    await synthesize("smic", data, { seed: 5, size: 32 });
+    const { clips } = await loadSmic(data, {});
+    const [first, second] = clips;
+    const cache = join(root, "cache");
+    const pre = new Preprocessor(settings, cache);
+
+    const a = await pre.clip(first, [1, 5]);
+    assert.equal(a.fromCache, 0);
+    assert.equal(a.byAlpha.get(5)!.length, 5 * 4 * 16 * 16);
+    assert.equal(
+      a.apexSource === "estimated" || a.apexSource === "middle",
+      true,
+    );
+    const b = await pre.clip(second, [5]);
+    assert.equal(b.fromCache, 0);
+
+    const again = await pre.clip(first, [1, 5]);
+    assert.equal(again.fromCache, 2);
+    assert.deepEqual(again.byAlpha.get(5), a.byAlpha.get(5));
+    assert.equal(again.apex, a.apex);
+
+    const more = await pre.clip(first, [1, 5, 10]);
+    assert.equal(more.fromCache, 2, "only the new alpha is computed");
+
+    const changed = new Preprocessor({ ...settings, roundFlow: true }, cache);
+    assert.equal(
+      (await changed.clip(first, [5])).fromCache,
+      0,
+      "a changed setting recomputes",
+    );
+
+    // A rewritten onset frame (new modification time) invalidates its clip only.
+    const onsetPath = first.framePaths[first.frameNumbers.indexOf(first.onset)];
+    await Deno.utime(onsetPath, new Date(), new Date(Date.now() + 5000));
+    assert.equal((await pre.clip(first, [5])).fromCache, 0);
+    assert.equal((await pre.clip(second, [5])).fromCache, 1);
+
+    const leftovers = [...Deno.readDirSync(cache)].filter((e) =>
+      e.name.includes(".tmp")
+    );
+    assert.deepEqual(leftovers, [], "no temporary files remain");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
