@@ -14,7 +14,10 @@ import { loadPreset } from "../experiments/train.ts";
 const { values, positionals } = parseArgs({
   args: Deno.args,
   allowPositionals: true,
-  options: { preset: { type: "string", default: "compact" }, json: { type: "boolean" } },
+  options: {
+    preset: { type: "string", default: "compact" },
+    json: { type: "boolean" },
+  },
 });
 const dataset = (positionals[0] ?? "smic") as "smic" | "casme2" | "samm";
 const rt = await initRuntime({ log: !values.json });
@@ -24,12 +27,23 @@ const cwd = Deno.cwd();
 try {
   Deno.chdir(dir);
   const log = new RunLog();
-  const synth = await synthesize(dataset, join(dir, dataset), { seed: 1, size: 128 });
-  const prepared = await prepareData(dataset, join(dir, dataset), preset, {
-    classes: dataset === "smic" ? 3 : 5,
-    strict: false,
-    features: "both",
-  }, values.json ? { line: () => {}, progress: () => {} } as unknown as RunLog : log);
+  const synth = await synthesize(dataset, join(dir, dataset), {
+    seed: 1,
+    size: 128,
+  });
+  const prepared = await prepareData(
+    dataset,
+    join(dir, dataset),
+    preset,
+    {
+      classes: dataset === "smic" ? 3 : 5,
+      strict: false,
+      features: "both",
+    },
+    values.json
+      ? { line: () => {}, progress: () => {} } as unknown as RunLog
+      : log,
+  );
   const tensors = prepared.set.labels.length;
   const result = {
     name: `preprocess_${dataset}_${preset.name}`,

@@ -8,7 +8,6 @@
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { encodePng } from "../datasets/images.ts";
-import { Preprocessor } from "../datasets/preprocess.ts";
 import type { ClipRecord } from "../datasets/types.ts";
 import { initRuntime } from "../src/gpu/runtime.ts";
 import { writeAtomically } from "../src/io/safetensors.ts";
