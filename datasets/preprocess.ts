@@ -2,9 +2,10 @@
  * MPFNet's per-clip preprocessing on the GPU, with an on-disk cache:
  *
  * 1. decode the onset and apex frames (SMIC codes no apex: the frame with
- *    the largest mean TV-L1 magnitude against the onset is taken, among up
- *    to `apexCandidates` frames spread over the clip, with the middle frame
- *    as the fallback when the flow finds no motion);
+ *    the largest mean TV-L1 magnitude against the onset, after removing the
+ *    mean flow, is taken among up to `apexCandidates` frames of the central
+ *    half of the clip, with the middle frame as the fallback when the flow
+ *    finds no motion);
  * 2. resize to the working size (area), align the onset to the apex by an
  *    estimated translation;
  * 3. magnify the onset-to-apex motion by alpha and interpolate L frames from
@@ -42,7 +43,7 @@ import { type DecodedImage, decodeImage } from "./images.ts";
 import { type ClipRecord, middleFrame } from "./types.ts";
 
 /** Bump when the pipeline's output changes for the same settings. */
-const PIPELINE_VERSION = 2;
+const PIPELINE_VERSION = 3;
 
 export interface PreprocessSettings {
   /** Side of the square frames the flow runs on, in pixels. */
@@ -198,7 +199,7 @@ export class Preprocessor {
       const { index, meanMagnitudes } = await estimateApexIndex(
         onset,
         frames,
-        this.settings.tvl1,
+        { ...this.settings.tvl1, ...MOTION_TVL1 },
       );
       frames.forEach((f) => f.dispose());
       if (meanMagnitudes[index] > 0) {
@@ -323,19 +324,25 @@ export class Preprocessor {
     };
   }
 
+  /**
+   * Candidate apex frames, spread over the central half of the clip. SMIC
+   * clips run from onset to offset, so the apex lies inside; leaving out the
+   * ends keeps slow head drift, largest at the offset, from winning.
+   * NOTE: a clip whose apex lies in its first or last quarter gets a frame
+   * near that quarter's edge.
+   */
   #apexCandidates(record: ClipRecord, onsetIndex: number): number[] {
     if (record.apex !== null) return [];
     const offsetIndex = frameIndex(record, record.offset);
-    const first = onsetIndex + 1;
-    const span = offsetIndex - first;
-    if (span < 0) return [onsetIndex];
-    const count = Math.min(this.settings.apexCandidates, span + 1);
+    const span = offsetIndex - onsetIndex;
+    if (span < 1) return [onsetIndex];
+    const first = onsetIndex + Math.max(1, Math.round(0.25 * span));
+    const last = onsetIndex + Math.max(1, Math.round(0.75 * span));
+    const count = Math.min(this.settings.apexCandidates, last - first + 1);
+    const step = (last - first) / Math.max(count - 1, 1);
     return [
       ...new Set(
-        Array.from(
-          { length: count },
-          (_, k) => first + Math.round((k * span) / Math.max(count - 1, 1)),
-        ),
+        Array.from({ length: count }, (_, k) => first + Math.round(k * step)),
       ),
     ];
   }

@@ -63,7 +63,13 @@ export const modelSchema = z.object({
 });
 export type ModelConfig = z.infer<typeof modelSchema>;
 
+/**
+ * A stage's optimiser: SGD with momentum as the MPFNet code, or Adam with
+ * decoupled weight decay (AdamW), which the compact preset uses to converge
+ * within its few epochs.
+ */
 const sgd = z.object({
+  optimizer: z.enum(["sgd", "adamw"]).default("sgd"),
   lr: z.number().positive(),
   momentum: z.number().min(0).max(1),
   weightDecay: z.number().min(0),

@@ -21,7 +21,7 @@ import {
   split,
   tripletMarginLoss,
 } from "../ops/mod.ts";
-import { cosineLr, SGD, stepLr } from "../optim/mod.ts";
+import { Adam, cosineLr, type Optimizer, SGD, stepLr } from "../optim/mod.ts";
 import { readAll, scope, type Tensor } from "../tensor.ts";
 import { Rng } from "../util/rng.ts";
 import { CaI3d } from "./ca_i3d.ts";
@@ -92,10 +92,22 @@ async function finishEpoch(
   return { loss, accuracy: total === 0 ? null : correct / total };
 }
 
-function sgdFor(
+function optimizerFor(
   module: Module,
-  config: { lr: number; momentum: number; weightDecay: number },
-): SGD {
+  config: {
+    optimizer: "sgd" | "adamw";
+    lr: number;
+    momentum: number;
+    weightDecay: number;
+  },
+): Optimizer {
+  if (config.optimizer === "adamw") {
+    return new Adam(module.parameters(), {
+      lr: config.lr,
+      weightDecay: config.weightDecay,
+      decoupled: true,
+    });
+  }
   return new SGD(module.parameters(), {
     lr: config.lr,
     momentum: config.momentum,
@@ -111,7 +123,7 @@ export async function trainPltn(
   const config = preset.pltn;
   const model = new CaI3d(preset.model, ctx.seed);
   model.train();
-  const optimizer = sgdFor(model, config);
+  const optimizer = optimizerFor(model, config);
   const rng = new Rng(ctx.seed + 17);
   const history: EpochRecord[] = [];
   const total = epochs(config.epochs, ctx.epochScale);
@@ -213,7 +225,7 @@ export async function trainPlsm(
   const classes = set.classNames.length;
   const model = new PlsmNet(preset, classes, ctx.seed);
   model.train();
-  const optimizer = sgdFor(model, config);
+  const optimizer = optimizerFor(model, config);
   const schedule = stepLr(config.lr, {
     stepSize: config.stepSize,
     gamma: config.gamma,
@@ -273,7 +285,7 @@ export async function trainFusion(
   const config = preset.fusion;
   const ways = set.classNames.length;
   model.train();
-  const optimizer = sgdFor(model, config);
+  const optimizer = optimizerFor(model, config);
   const total = epochs(config.epochs, ctx.epochScale);
   const episodes = Math.max(
     1,

@@ -12,6 +12,7 @@
 import { runtime } from "../gpu/runtime.ts";
 import { UniformLayout } from "../gpu/uniforms.ts";
 import { empty, readAll, scope, type Tensor } from "../tensor.ts";
+import { mean, sub } from "../ops/mod.ts";
 import { toGray } from "./color.ts";
 import { checkNumber, planeLayout, slicePlanes, stack } from "./image.ts";
 import { grayForFlow } from "./magnify.ts";
@@ -232,11 +233,17 @@ export function flowToRgb(flow: Tensor): Tensor {
  * index into `frames` and the mean magnitude of each, read back with one
  * sync. Each candidate costs one TV-L1 flow, so long clips may be
  * subsampled first.
+ *
+ * With `compensateGlobalMotion` (the default) each flow's mean (u, v) is
+ * subtracted before the magnitude is taken, so slow head drift, which
+ * grows with the distance from the onset, does not pull the estimate to
+ * the last frame.
  */
 export async function estimateApexIndex(
   onset: Tensor,
   frames: readonly Tensor[],
   tvl1?: Tvl1Options,
+  compensateGlobalMotion = true,
 ): Promise<{ index: number; meanMagnitudes: number[] }> {
   if (frames.length === 0) {
     throw new Error("estimateApexIndex needs at least one candidate frame");
@@ -258,7 +265,9 @@ export async function estimateApexIndex(
       width,
     ], op);
     const flows = tvl1FlowBatch(first, others, tvl1);
-    return magnitudeStats(flows, op).mean;
+    if (!compensateGlobalMotion) return magnitudeStats(flows, op).mean;
+    const residual = sub(flows, mean(flows, { axes: [2, 3], keepDims: true }));
+    return magnitudeStats(residual, op).mean;
   });
   const [values] = await readAll([means]);
   means.dispose();

@@ -244,12 +244,42 @@ gpuTest("flowToRgb colours direction and magnitude", async () => {
   );
 });
 
+gpuTest("estimateApexIndex ignores global drift", async () => {
+  // A pattern drifting steadily to the right, with a local bump (a patch
+  // shifted further) that peaks in frame 1: compensation finds the bump,
+  // the raw magnitude the drift's last frame.
+  const drift = [0.3, 0.6, 0.9, 1.2];
+  const local = [0.5, 2.0, 0.5, 0];
+  const frames: Tensor[] = [];
+  const onset = tensor(frame(0, 0, 1), [1, H, W]);
+  drift.forEach((d, k) => {
+    const base = frame(d, 0, 1);
+    const moved = frame(d + local[k], 0, 1);
+    for (let y = 8; y < 24; y++) {
+      for (let x = 8; x < 24; x++) base[y * W + x] = moved[y * W + x];
+    }
+    frames.push(tensor(base, [1, H, W]));
+  });
+  const compensated = await estimateApexIndex(onset, frames);
+  assert.equal(compensated.index, 1);
+  const raw = await estimateApexIndex(onset, frames, undefined, false);
+  assert.equal(raw.index, 3);
+  onset.dispose();
+  for (const t of frames) t.dispose();
+});
+
 gpuTest("estimateApexIndex picks the frame of largest motion", async () => {
   const shifts = [0.2, 0.6, 1.4, 0.9, 0.3];
   const tensors: Tensor[] = [];
   const onset = tensor(frame(0, 0, 3), [3, H, W]);
   for (const s of shifts) tensors.push(tensor(frame(s, s / 3, 3), [3, H, W]));
-  const { index, meanMagnitudes } = await estimateApexIndex(onset, tensors);
+  // Whole-image shifts: global motion is the signal here, so it is kept.
+  const { index, meanMagnitudes } = await estimateApexIndex(
+    onset,
+    tensors,
+    undefined,
+    false,
+  );
   assert.equal(index, 2);
   assert.equal(meanMagnitudes.length, shifts.length);
   for (let i = 1; i < 3; i++) {
