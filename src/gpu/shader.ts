@@ -60,7 +60,12 @@ export function pipelineKey(spec: KernelSpec): string {
   ]);
 }
 
-/** Formats compilation messages with the line numbers of the original file. */
+/**
+ * Formats compilation messages with the line numbers of the original file.
+ * NOTE: wgsl-preprocessor drops the lines of inactive `#if` blocks, so in a
+ * file with `#if` the numbers after such a block are too small; the message
+ * still quotes the offending source line.
+ */
 export function formatCompilationMessages(
   spec: KernelSpec,
   messages: readonly GPUCompilationMessage[],
