@@ -65,6 +65,14 @@ export function trainingCurves(
           stroke: "fold",
           strokeOpacity: 0.6,
         }),
+        // Dots keep a single-epoch stage visible.
+        Plot.dot(data, {
+          fx: "stage",
+          x: "epoch",
+          y: "value",
+          fill: "fold",
+          r: 2,
+        }),
       ],
     }),
   );
