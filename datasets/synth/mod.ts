@@ -172,7 +172,25 @@ async function prepareOutput(outDir: string, overwrite: boolean) {
           "overwrite (--overwrite) to replace it, or choose another folder",
       );
     }
-    await Deno.remove(outDir, { recursive: true });
+    const foreign = entries.filter((name) => !GENERATED_ENTRY.test(name));
+    if (foreign.length > 0) {
+      throw new DatasetError(
+        `Output folder ${outDir} contains a synthetic dataset and other ` +
+          `files (${foreign.join(", ")}), which --overwrite would delete; ` +
+          "move them away or choose another folder",
+      );
+    }
+    for (const name of entries) {
+      await Deno.remove(join(outDir, name), { recursive: true });
+    }
   }
   await Deno.mkdir(outDir, { recursive: true });
 }
+
+/**
+ * Top-level names the generator writes: the SMIC, CASME II and SAMM
+ * layouts (SAMM subject folders are three digits), their sheets, the
+ * MEGC2019 part folders and the marker file. --overwrite removes only these.
+ */
+const GENERATED_ENTRY =
+  /^(SMIC_all_cropped|SMIC_all_raw|Cropped|CASME2_RAW_selected|SMIC|CASME2|SAMM|SYNTHETIC\.txt|\d{3}|[^/]+\.xlsx)$/;

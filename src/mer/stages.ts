@@ -12,6 +12,7 @@
  */
 import { backward, noGrad } from "../autograd.ts";
 import { runtime } from "../gpu/runtime.ts";
+import { BatchNorm3d } from "../nn/batch_norm.ts";
 import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
 import {
@@ -378,9 +379,51 @@ function embedAll(
   return parts.map((list) => (list.length === 1 ? list[0] : concat(list, 0)));
 }
 
+function batchNormModules(module: Module): BatchNorm3d[] {
+  const found: BatchNorm3d[] = module instanceof BatchNorm3d ? [module] : [];
+  for (const child of module.children().values()) {
+    found.push(...batchNormModules(child));
+  }
+  return found;
+}
+
+/**
+ * Recomputes every batch-norm running statistic as the plain average over
+ * the given clips with the final weights (momentum 1 / (k + 1) for batch
+ * k, as torch.optim.swa_utils.update_bn does). After a short schedule the
+ * exponential averages still lag the weights, and in evaluation mode the
+ * embeddings then lose their dependence on the input.
+ */
+export function recalibrateBatchNorm(
+  model: MpfNet,
+  set: ClipSet,
+  items: readonly number[],
+  stats: ChannelStats,
+  batch: number,
+): void {
+  const layers = batchNormModules(model);
+  const momenta = layers.map((layer) => layer.momentum);
+  model.train();
+  noGrad(() => {
+    for (let start = 0, k = 0; start < items.length; start += batch, k++) {
+      const chunk = items.slice(start, start + batch);
+      if (chunk.length < 2) break;
+      for (const layer of layers) layer.momentum = 1 / (k + 1);
+      scope(() => {
+        model.embed(
+          makeBatch(chunk.map((i) => set.input(i)), set.inputShape, stats),
+        );
+      });
+    }
+  });
+  layers.forEach((layer, i) => (layer.momentum = momenta[i]));
+  model.eval();
+}
+
 /**
  * Classifies the test clips of a fold: prototypes are the class means of
- * all training clips' embeddings, each test clip is a query.
+ * all training clips' embeddings, each test clip is a query. The batch-norm
+ * statistics are first recomputed over the training clips.
  */
 export async function predictFold(
   model: MpfNet,
@@ -390,7 +433,7 @@ export async function predictFold(
   stats: ChannelStats,
   temperature: number,
 ): Promise<Prediction[]> {
-  model.eval();
+  recalibrateBatchNorm(model, set, train, stats, 32);
   const classes = set.classNames.length;
   // A class without training clips in this fold gets no prototype and
   // probability 0.

@@ -35,7 +35,8 @@ export interface BatchNorm3dConfig {
 export class BatchNorm3d extends Module {
   readonly channels: number;
   readonly eps: number;
-  readonly momentum: number;
+  /** Weight of the batch statistics in the running update (PyTorch convention). */
+  momentum: number;
   readonly weight: Tensor;
   readonly bias: Tensor;
   readonly runningMean: Tensor;

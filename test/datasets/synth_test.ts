@@ -255,3 +255,21 @@ Deno.test("AU12 pulls the lip corners up and out", () => {
   const forehead = 2 * (Math.round(0.2 * fieldSize) * fieldSize + 64);
   assert.equal(field[forehead], 0);
 });
+
+Deno.test("overwrite keeps files the generator did not write", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await synthesize("smic", dir, { seed: 1, size: 16 });
+    await Deno.writeTextFile(join(dir, "notes.txt"), "mine");
+    await assert.rejects(
+      synthesize("smic", dir, { seed: 2, size: 16, overwrite: true }),
+      /other files \(notes\.txt\), which --overwrite would delete/,
+    );
+    assert.equal(await Deno.readTextFile(join(dir, "notes.txt")), "mine");
+    await Deno.remove(join(dir, "notes.txt"));
+    await synthesize("smic", dir, { seed: 2, size: 16, overwrite: true });
+    assert.ok((await Deno.stat(join(dir, synthMarkerName))).isFile);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
