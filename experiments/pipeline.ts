@@ -195,6 +195,8 @@ export async function prepareData(
     strict: boolean;
     features: "flow" | "diff" | "both";
     subjects?: number;
+    skipInvalid?: boolean;
+    sheet?: string;
   },
   log: RunLog,
 ): Promise<PreparedData> {
@@ -202,8 +204,13 @@ export async function prepareData(
   const load = await loadDataset(dataset, root, {
     classes: options.classes,
     strict: options.strict,
+    skipInvalid: options.skipInvalid ?? false,
+    ...(options.sheet ? { sheet: options.sheet } : {}),
   });
   for (const warning of load.warnings) log.line(`warning: ${warning}`);
+  for (const skip of load.skipped) {
+    log.line(`skipped: ${skip.clip}: ${skip.reason}`);
+  }
   let records = load.clips;
   if (options.subjects !== undefined) {
     const keep = smallSubjectSet(records, options.subjects);

@@ -74,6 +74,17 @@ async function clipRecord(
     }
   }
   const first = onset ?? numbers[0];
+  if (first === numbers.at(-1)) {
+    throw new Error(
+      `The onset ${first} is the last frame of ${folder}; pass an earlier --onset`,
+    );
+  }
+  if (apex !== undefined && apex <= first) {
+    throw new Error(
+      `--apex ${apex} is not after the onset ${first}; the apex must come ` +
+        "later in the clip",
+    );
+  }
   return {
     dataset: dataset === "megc2019" ? "smic" : dataset,
     subject: "new",
@@ -110,17 +121,38 @@ export async function main(args: string[]): Promise<number> {
   const [runDir, clipFolder] = positionals;
   const log = new RunLog();
   try {
-    const config = JSON.parse(
-      await Deno.readTextFile(join(runDir, "config.json")),
-    ) as RunConfig;
+    let config: RunConfig;
+    try {
+      config = JSON.parse(
+        await Deno.readTextFile(join(runDir, "config.json")),
+      ) as RunConfig;
+    } catch {
+      throw new Error(
+        `${
+          join(runDir, "config.json")
+        } is missing or unreadable: RUN must be ` +
+          "a run folder of tools/deno task train",
+      );
+    }
     const { options, preset } = config;
     const fold = Number(values.fold);
+    if (!Number.isInteger(fold) || fold < 0) {
+      throw new Error(`--fold expects a fold number, got '${values.fold}'`);
+    }
     const checkpoint = join(
       runDir,
       "folds",
       String(fold).padStart(2, "0"),
       "fusion.safetensors",
     );
+    try {
+      await Deno.stat(checkpoint);
+    } catch {
+      throw new Error(
+        `Checkpoint ${checkpoint} not found: fold ${fold} of ${runDir} has ` +
+          "not finished; pick a finished fold with --fold",
+      );
+    }
     await initRuntime();
     const number = (flag: string, v: string | undefined) => {
       if (v === undefined) return undefined;

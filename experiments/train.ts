@@ -58,6 +58,22 @@ function timestamp(): string {
     .replace("T", "-");
 }
 
+/**
+ * Creates a new run folder, adding -2, -3, ... when runs started in the
+ * same second would share a name.
+ */
+async function createRunDir(base: string): Promise<string> {
+  for (let attempt = 1;; attempt++) {
+    const dir = attempt === 1 ? base : `${base}-${attempt}`;
+    try {
+      await Deno.mkdir(dir);
+      return dir;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+  }
+}
+
 /** Runs the protocol; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
   let parsed: TrainOptions | "help";
@@ -90,10 +106,23 @@ async function run(
   const started = performance.now();
   let runDir: string;
   let config: RunConfig;
+  const ignored: string[] = [];
   if (requested.resume) {
     runDir = requested.resume;
     config = await readRunConfig(runDir);
     if (requested.folds) config.options.folds = requested.folds;
+    // A resumed run keeps its saved settings; only --fold may change.
+    const defaults = trainOptionsSchema.parse({ dataset: requested.dataset });
+    for (const key of Object.keys(requested) as (keyof TrainOptions)[]) {
+      if (key === "resume" || key === "folds") continue;
+      const given = JSON.stringify(requested[key]);
+      if (
+        given !== JSON.stringify(config.options[key]) &&
+        given !== JSON.stringify(defaults[key])
+      ) {
+        ignored.push(`${key}=${given}`);
+      }
+    }
   } else {
     const rt = await initRuntime();
     const presetName = requested.preset ??
@@ -107,19 +136,21 @@ async function run(
     }
     const channels = { flow: 2, diff: 3, both: 5 }[requested.features];
     preset.model.inputChannels = channels;
-    runDir = join(
-      requested.out,
-      `${requested.dataset}-${requested.variant}-${timestamp()}${
-        requested.smoke ? "-smoke" : ""
-      }`,
+    await Deno.mkdir(requested.out, { recursive: true });
+    runDir = await createRunDir(
+      join(
+        requested.out,
+        `${requested.dataset}-${requested.variant}-${timestamp()}${
+          requested.smoke ? "-smoke" : ""
+        }`,
+      ),
     );
     config = {
-      options: { ...requested, preset: preset.name as "paper" | "compact" },
+      options: requested,
       preset,
       command: `tools/deno task train ${args.join(" ")}`,
       created: new Date().toISOString(),
     };
-    await Deno.mkdir(runDir, { recursive: true });
     await writeAtomically(
       join(runDir, "config.json"),
       encoder.encode(JSON.stringify(config, null, 2) + "\n"),
@@ -134,8 +165,15 @@ async function run(
         options.preset ? "chosen" : "from the adapter"
       }), adapter ${rt.adapter.description} ` +
       `(fallback ${rt.adapter.isFallbackAdapter}, ${rt.adapter.backend})` +
-      (options.resume ? ", resumed" : ""),
+      (requested.resume ? ", resumed" : ""),
   );
+  if (ignored.length > 0) {
+    log.line(
+      `warning: --resume keeps the run's saved settings; ignored ${
+        ignored.join(", ")
+      }`,
+    );
+  }
   const location = await locateData(options.dataset, options.data, log);
   const classes = options.classes ??
     (options.dataset === "casme2" || options.dataset === "samm" ? 5 : 3);
@@ -144,6 +182,8 @@ async function run(
     strict: options.strict,
     features: options.features,
     subjects: options.smoke ? 3 : undefined,
+    skipInvalid: options.skipInvalid,
+    sheet: options.sheet,
   }, log);
   const folds = losoFolds(data.set.subjects);
   const wanted = options.folds ?? folds.map((f) => f.index);

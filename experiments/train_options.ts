@@ -63,6 +63,16 @@ export const OPTION_HELP: OptionHelp[] = [
     flag: "--strict",
     help: "reject annotation rows that would otherwise be repaired",
   },
+  {
+    flag: "--skip-invalid",
+    help:
+      "skip clips with invalid input (listed in the log) instead of stopping",
+  },
+  {
+    flag: "--sheet FILE",
+    help:
+      "coding sheet of CASME II or SAMM (default: found in the data folder)",
+  },
   { flag: "--help, -h", help: "print this help" },
 ];
 
@@ -78,7 +88,9 @@ export const trainOptionsSchema = z.object({
   variant: z.enum(["p", "c"]).default("c"),
   noPrior: z.enum(["pltn", "plsm", "both"]).optional(),
   features: z.enum(["flow", "diff", "both"]).default("both"),
-  classes: z.union([z.literal(3), z.literal(5)]).optional(),
+  classes: z.union([z.literal(3), z.literal(5)], {
+    error: (issue) => `expected 3 or 5 classes, got ${String(issue.input)}`,
+  }).optional(),
   folds: z.array(z.number().int().nonnegative()).optional(),
   seed: z.number().int().nonnegative().default(0),
   gamma: z.number().min(0).max(10).default(0.7),
@@ -86,6 +98,8 @@ export const trainOptionsSchema = z.object({
   resume: z.string().min(1).optional(),
   smoke: z.boolean().default(false),
   strict: z.boolean().default(false),
+  skipInvalid: z.boolean().default(false),
+  sheet: z.string().min(1).optional(),
 });
 
 export type TrainOptions = z.infer<typeof trainOptionsSchema>;
@@ -135,6 +149,8 @@ export function parseTrainOptions(args: string[]): TrainOptions | "help" {
       resume: { type: "string" },
       smoke: { type: "boolean" },
       strict: { type: "boolean" },
+      "skip-invalid": { type: "boolean" },
+      sheet: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -161,11 +177,14 @@ export function parseTrainOptions(args: string[]): TrainOptions | "help" {
     resume: values.resume,
     smoke: values.smoke,
     strict: values.strict,
+    skipInvalid: values["skip-invalid"],
+    sheet: values.sheet,
   });
   if (!parsed.success) {
     const flags: Record<string, string> = {
       noPrior: "--no-prior",
       folds: "--fold",
+      skipInvalid: "--skip-invalid",
     };
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? "");
