@@ -48,9 +48,26 @@ async function readRunConfig(runDir: string): Promise<RunConfig> {
       `${path} not found: --resume expects a run folder made by this command`,
     );
   }
-  const raw = JSON.parse(text) as RunConfig;
-  const options = trainOptionsSchema.parse(raw.options);
-  return { ...raw, options };
+  let raw: RunConfig;
+  try {
+    raw = JSON.parse(text) as RunConfig;
+  } catch (error) {
+    throw new Error(
+      `${path} is not valid JSON (${(error as Error).message}); restore it ` +
+        "or start a new run",
+    );
+  }
+  const options = trainOptionsSchema.safeParse(raw?.options);
+  if (!options.success) {
+    const problems = options.error.issues.map((i) =>
+      `${i.path.join(".")}: ${i.message}`
+    );
+    throw new Error(
+      `${path} has invalid options (${problems.join("; ")}); restore it or ` +
+        "start a new run",
+    );
+  }
+  return { ...raw, options: options.data };
 }
 
 function timestamp(): string {
