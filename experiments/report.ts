@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type RunInfo, writeReport } from "../src/mer/report.ts";
-import { collectFolds, type RunConfig } from "./train.ts";
+import { collectFolds, firstGradients, type RunConfig } from "./train.ts";
 
 export async function main(args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -66,7 +66,12 @@ export async function main(args: string[]): Promise<number> {
     preprocessSeconds: previous.preprocessSeconds ?? 0,
     synthetic: previous.synthetic ?? false,
   };
-  const metrics = await writeReport(runDir, info, folds);
+  const metrics = await writeReport(
+    runDir,
+    info,
+    folds,
+    await firstGradients(runDir, folds),
+  );
   const m = metrics.overall;
   console.log(
     `${folds.length} folds: accuracy ${m.accuracy.toFixed(3)}, F1 ${

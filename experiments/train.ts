@@ -8,6 +8,7 @@ import { initRuntime } from "../src/gpu/runtime.ts";
 import { writeAtomically } from "../src/io/safetensors.ts";
 import { parsePreset, type Preset } from "../src/mer/config.ts";
 import { type FoldResult, runFold } from "../src/mer/protocol.ts";
+import type { GradientRecord } from "../src/mer/stages.ts";
 import { type RunInfo, writeReport } from "../src/mer/report.ts";
 import { losoFolds } from "../src/mer/sampling.ts";
 import { RunLog } from "../src/util/log.ts";
@@ -224,6 +225,7 @@ async function run(
         seed: options.seed,
         epochScale: 1,
         runDir,
+        recordGradients: options.recordGradients,
         log: (line) => log.line(line),
         progress: (label, done, total) => log.progress(label, done, total),
       }),
@@ -243,7 +245,12 @@ async function run(
     synthetic: location.synthetic,
   };
   const all = await collectFolds(runDir);
-  const metrics = await writeReport(runDir, info, all);
+  const metrics = await writeReport(
+    runDir,
+    info,
+    all,
+    await firstGradients(runDir, all),
+  );
   const m = metrics.overall;
   log.line(
     `done: ${metrics.folds}/${metrics.totalFolds} folds, accuracy ${
@@ -255,6 +262,28 @@ async function run(
       `${info.seconds.toFixed(0)} s; report ${join(runDir, "report.md")}`,
   );
   return 0;
+}
+
+/** The gradient records of the first finished fold that has them. */
+export async function firstGradients(
+  runDir: string,
+  folds: FoldResult[],
+): Promise<{ fold: number; records: GradientRecord[] } | undefined> {
+  for (const f of folds) {
+    const path = join(
+      runDir,
+      "folds",
+      String(f.fold).padStart(2, "0"),
+      "gradients.json",
+    );
+    try {
+      const records = JSON.parse(await Deno.readTextFile(path));
+      return { fold: f.fold, records };
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  return undefined;
 }
 
 /** Every finished fold's result in a run folder. */

@@ -64,6 +64,11 @@ export const OPTION_HELP: OptionHelp[] = [
     help: "reject annotation rows that would otherwise be repaired",
   },
   {
+    flag: "--record-gradients N",
+    help:
+      "record per-layer gradient statistics every N training steps (default: 0, off)",
+  },
+  {
     flag: "--skip-invalid",
     help:
       "skip clips with invalid input (listed in the log) instead of stopping",
@@ -99,6 +104,7 @@ export const trainOptionsSchema = z.object({
   smoke: z.boolean().default(false),
   strict: z.boolean().default(false),
   skipInvalid: z.boolean().default(false),
+  recordGradients: z.number().int().nonnegative().default(0),
   sheet: z.string().min(1).optional(),
 });
 
@@ -150,6 +156,7 @@ export function parseTrainOptions(args: string[]): TrainOptions | "help" {
       smoke: { type: "boolean" },
       strict: { type: "boolean" },
       "skip-invalid": { type: "boolean" },
+      "record-gradients": { type: "string" },
       sheet: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -178,6 +185,10 @@ export function parseTrainOptions(args: string[]): TrainOptions | "help" {
     smoke: values.smoke,
     strict: values.strict,
     skipInvalid: values["skip-invalid"],
+    recordGradients: parseNumber(
+      "--record-gradients",
+      values["record-gradients"],
+    ),
     sheet: values.sheet,
   });
   if (!parsed.success) {
@@ -185,6 +196,7 @@ export function parseTrainOptions(args: string[]): TrainOptions | "help" {
       noPrior: "--no-prior",
       folds: "--fold",
       skipInvalid: "--skip-invalid",
+      recordGradients: "--record-gradients",
     };
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? "");

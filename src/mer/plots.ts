@@ -5,7 +5,7 @@
  */
 import * as Plot from "@observablehq/plot";
 import { parseHTML } from "linkedom";
-import type { EpochRecord } from "./stages.ts";
+import type { EpochRecord, GradientRecord } from "./stages.ts";
 
 type PlotDocument = Plot.PlotOptions["document"];
 
@@ -113,6 +113,77 @@ export function confusionPlot(
           text: "count",
           fill: "black",
         }),
+      ],
+    }),
+  );
+}
+
+/** Top-level layer of a parameter path ("gfe.mixed_3b" in fusion, else "mixed_3b"). */
+function layerOf(path: string): string {
+  const parts = path.split(".");
+  const depth = ["gfe", "afe", "encoder"].includes(parts[0]) ? 2 : 1;
+  return parts.slice(0, depth).join(".");
+}
+
+/**
+ * Gradient L2 norm per layer (the parameters' norms combined) over the
+ * recorded steps, one panel per stage, log scale.
+ */
+export function gradientNormCurves(records: GradientRecord[]): string {
+  const data: { stage: string; step: number; layer: string; norm: number }[] =
+    [];
+  for (const record of records) {
+    const squares = new Map<string, number>();
+    for (const layer of record.layers) {
+      const key = layerOf(layer.path);
+      squares.set(key, (squares.get(key) ?? 0) + layer.norm * layer.norm);
+    }
+    for (const [layer, sum] of squares) {
+      if (sum > 0) {
+        data.push({
+          stage: record.stage,
+          step: record.step,
+          layer,
+          norm: Math.sqrt(sum),
+        });
+      }
+    }
+  }
+  return serialize(
+    Plot.plot({
+      document: document(),
+      width: 760,
+      height: 320,
+      marginLeft: 60,
+      fx: { label: "stage", domain: ["pltn", "plsm", "fusion"] },
+      x: { label: "step" },
+      y: { label: "gradient L2 norm", type: "log", grid: true },
+      marginRight: 90,
+      marks: [
+        Plot.frame({ stroke: "#ccc" }),
+        Plot.lineY(data, {
+          fx: "stage",
+          x: "step",
+          y: "norm",
+          z: "layer",
+          stroke: "layer",
+        }),
+        // A color legend would make Plot return an HTML figure instead of an
+        // SVG, so each line is labelled at its last step.
+        Plot.text(
+          data,
+          Plot.selectLast({
+            fx: "stage",
+            x: "step",
+            y: "norm",
+            z: "layer",
+            text: "layer",
+            fill: "layer",
+            textAnchor: "start",
+            dx: 3,
+            fontSize: 8,
+          }),
+        ),
       ],
     }),
   );

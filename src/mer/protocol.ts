@@ -20,6 +20,7 @@ import { MpfNet, type Variant } from "./mpfnet.ts";
 import type { Fold } from "./sampling.ts";
 import {
   type EpochRecord,
+  type GradientRecord,
   predictFold,
   type Prediction,
   trainFusion,
@@ -35,6 +36,8 @@ export interface ProtocolOptions {
   seed: number;
   epochScale: number;
   runDir: string;
+  /** Record per-layer gradient statistics every N steps (0: off). */
+  recordGradients?: number;
   log: (line: string) => void;
   progress?: (label: string, done: number, total: number) => void;
 }
@@ -106,12 +109,23 @@ export async function runFold(
   const history: EpochRecord[] =
     (await readJson<EpochRecord[]>(join(dir, "history.json"))) ?? [];
   const seconds: Record<string, number> = {};
+  const gradientsPath = join(dir, "gradients.json");
+  const gradients = (options.recordGradients ?? 0) > 0
+    ? {
+      every: options.recordGradients!,
+      records: (await readJson<GradientRecord[]>(gradientsPath)) ?? [],
+    }
+    : undefined;
   const base = {
     preset,
     set,
     train: fold.train,
     stats,
     epochScale: options.epochScale,
+    gradients,
+  };
+  const saveGradients = async () => {
+    if (gradients) await writeJson(gradientsPath, gradients.records);
   };
   const epochLog = (record: EpochRecord) => {
     log(
@@ -142,6 +156,7 @@ export async function runFold(
     model.dispose();
     history.push(...h);
     await writeJson(join(dir, "history.json"), history);
+    await saveGradients();
     seconds.pltn = (performance.now() - start) / 1000;
     log(
       `fold ${fold.index} pltn: end, loss ${h.at(-1)!.loss.toFixed(4)}, ${
@@ -166,6 +181,7 @@ export async function runFold(
     model.dispose();
     history.push(...h);
     await writeJson(join(dir, "history.json"), history);
+    await saveGradients();
     seconds.plsm = (performance.now() - start) / 1000;
     const last = h.at(-1)!;
     log(
@@ -227,6 +243,7 @@ export async function runFold(
     seconds,
   };
   await writeJson(join(dir, "history.json"), history);
+  await saveGradients();
   await writeJson(join(dir, "predictions.json"), result);
   return result;
 }

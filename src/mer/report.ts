@@ -7,8 +7,9 @@
 import { join } from "node:path";
 import { writeAtomically } from "../io/safetensors.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
-import { confusionPlot, trainingCurves } from "./plots.ts";
+import { confusionPlot, gradientNormCurves, trainingCurves } from "./plots.ts";
 import type { FoldResult } from "./protocol.ts";
+import type { GradientRecord } from "./stages.ts";
 
 export interface RunInfo {
   dataset: string;
@@ -73,6 +74,7 @@ function markdownReport(
   info: RunInfo,
   metrics: RunMetrics,
   folds: FoldResult[],
+  gradientFold: number | null,
 ): string {
   const m = metrics.overall;
   const name = `MPFNet-${info.variant.toUpperCase()}`;
@@ -140,6 +142,12 @@ function markdownReport(
     "",
     "![accuracy](plots/accuracy.svg)",
     "",
+    ...(gradientFold === null ? [] : [
+      `## Per-layer gradient norms over training (fold ${gradientFold})`,
+      "",
+      "![gradient norms](plots/gradients.svg)",
+      "",
+    ]),
     "## Folds",
     "",
     "| fold | subject | test clips | correct | PLTN s | PLSM s | fusion s |",
@@ -160,11 +168,15 @@ function markdownReport(
   return lines.join("\n");
 }
 
-/** Writes metrics.json, report.md and plots/*.svg into the run folder. */
+/**
+ * Writes metrics.json, report.md and plots/*.svg into the run folder;
+ * `gradients` (the records of one fold) adds the per-layer gradient plot.
+ */
 export async function writeReport(
   runDir: string,
   info: RunInfo,
   folds: FoldResult[],
+  gradients?: { fold: number; records: GradientRecord[] },
 ): Promise<RunMetrics> {
   const sorted = [...folds].sort((a, b) => a.fold - b.fold);
   const metrics = pooledMetrics(
@@ -188,6 +200,14 @@ export async function writeReport(
     join(runDir, "plots", "confusion.svg"),
     encoder.encode(confusionPlot(metrics.overall.confusion, info.classNames)),
   );
+  const withGradients = gradients !== undefined &&
+    gradients.records.length > 0;
+  if (withGradients) {
+    await writeAtomically(
+      join(runDir, "plots", "gradients.svg"),
+      encoder.encode(gradientNormCurves(gradients.records)),
+    );
+  }
   const json = { ...info, ...metrics };
   await writeAtomically(
     join(runDir, "metrics.json"),
@@ -195,7 +215,14 @@ export async function writeReport(
   );
   await writeAtomically(
     join(runDir, "report.md"),
-    encoder.encode(markdownReport(info, metrics, sorted)),
+    encoder.encode(
+      markdownReport(
+        info,
+        metrics,
+        sorted,
+        withGradients ? gradients.fold : null,
+      ),
+    ),
   );
   return metrics;
 }

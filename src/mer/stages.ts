@@ -12,6 +12,7 @@
  */
 import { backward, noGrad } from "../autograd.ts";
 import { runtime } from "../gpu/runtime.ts";
+import { GradientRecorder } from "../inspect/gradients.ts";
 import { BatchNorm3d } from "../nn/batch_norm.ts";
 import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
@@ -50,6 +51,68 @@ export interface StageContext {
   epochScale: number;
   onEpoch?: (record: EpochRecord) => void;
   onStep?: (done: number, total: number) => void;
+  /** Records per-layer gradient statistics every `every` steps into `records`. */
+  gradients?: { every: number; records: GradientRecord[] };
+}
+
+/** Gradient statistics of one recorded training step. */
+export interface GradientRecord {
+  stage: "pltn" | "plsm" | "fusion";
+  step: number;
+  layers: { path: string; norm: number; updateRatio: number | null }[];
+}
+
+/**
+ * The optimiser step of a training step, wrapped with the gradient
+ * recorder's capture and update-ratio kernels on recorded steps. Runs
+ * inside the step's scope, after backward.
+ */
+function optimizerStep(
+  optimizer: Optimizer,
+  recorder: GradientRecorder | null,
+  record: boolean,
+): void {
+  if (recorder && record) {
+    recorder.capture();
+    recorder.beforeStep();
+  }
+  optimizer.step();
+  if (recorder && record) recorder.afterStep();
+  optimizer.zeroGrad();
+}
+
+/** Reads a recorded step's statistics (one sync) into the context's list. */
+async function collectGradients(
+  ctx: StageContext,
+  recorder: GradientRecorder | null,
+  stage: GradientRecord["stage"],
+  step: number,
+): Promise<void> {
+  if (!recorder || !ctx.gradients) return;
+  const { parameters } = await recorder.read();
+  ctx.gradients.records.push({
+    stage,
+    step,
+    layers: parameters.map((p) => ({
+      path: p.path,
+      norm: p.norm,
+      updateRatio: p.updateRatio,
+    })),
+  });
+}
+
+function recorderFor(
+  ctx: StageContext,
+  module: Module,
+): GradientRecorder | null {
+  return ctx.gradients && ctx.gradients.every > 0
+    ? new GradientRecorder(module)
+    : null;
+}
+
+function isRecorded(ctx: StageContext, step: number): boolean {
+  return ctx.gradients !== undefined && ctx.gradients.every > 0 &&
+    step % ctx.gradients.every === 0;
 }
 
 function epochs(count: number, scale: number): number {
@@ -125,6 +188,7 @@ export async function trainPltn(
   const model = new CaI3d(preset.model, ctx.seed);
   model.train();
   const optimizer = optimizerFor(model, config);
+  const recorder = recorderFor(ctx, model);
   const rng = new Rng(ctx.seed + 17);
   const history: EpochRecord[] = [];
   const total = epochs(config.epochs, ctx.epochScale);
@@ -138,7 +202,9 @@ export async function trainPltn(
       rng,
     );
     const losses: Tensor[] = [];
-    batches.forEach((batch, b) => {
+    for (const [b, batch] of batches.entries()) {
+      const step = epoch * batches.length + b;
+      const record = isRecorded(ctx, step);
       losses.push(scope(() => {
         const x = makeBatch(
           batch.map((i) => set.input(i)),
@@ -155,12 +221,12 @@ export async function trainPltn(
           },
         );
         backward(loss);
-        optimizer.step();
-        optimizer.zeroGrad();
+        optimizerStep(optimizer, recorder, record);
         return loss;
       }));
-      ctx.onStep?.(epoch * batches.length + b + 1, total * batches.length);
-    });
+      if (record) await collectGradients(ctx, recorder, "pltn", step);
+      ctx.onStep?.(step + 1, total * batches.length);
+    }
     const { loss } = await finishEpoch(losses, []);
     const record = {
       stage: "pltn" as const,
@@ -172,6 +238,7 @@ export async function trainPltn(
     history.push(record);
     ctx.onEpoch?.(record);
   }
+  recorder?.dispose();
   return { model, history };
 }
 
@@ -227,6 +294,7 @@ export async function trainPlsm(
   const model = new PlsmNet(preset, classes, ctx.seed);
   model.train();
   const optimizer = optimizerFor(model, config);
+  const recorder = recorderFor(ctx, model);
   const schedule = stepLr(config.lr, {
     stepSize: config.stepSize,
     gamma: config.gamma,
@@ -246,6 +314,8 @@ export async function trainPlsm(
       const batch = order.slice(b * config.batch, (b + 1) * config.batch);
       if (batch.length < 2) continue;
       const labels = batch.map(([i]) => set.labels[i]);
+      const step = epoch * perEpoch + b;
+      const recorded = isRecorded(ctx, step);
       const [loss, out] = scope(() => {
         const x = makeBatch(
           batch.map(([i, alpha]) => set.amplified(i, alpha)),
@@ -255,13 +325,13 @@ export async function trainPlsm(
         const y = model.forward(x);
         const l = softmaxCrossEntropy(y, labels);
         backward(l);
-        optimizer.step();
-        optimizer.zeroGrad();
+        optimizerStep(optimizer, recorder, recorded);
         return [l, y];
       });
       losses.push(loss);
       logits.push({ values: out, labels });
-      ctx.onStep?.(epoch * perEpoch + b + 1, total * perEpoch);
+      if (recorded) await collectGradients(ctx, recorder, "plsm", step);
+      ctx.onStep?.(step + 1, total * perEpoch);
     }
     const { loss, accuracy } = await finishEpoch(losses, logits);
     const record = {
@@ -274,6 +344,7 @@ export async function trainPlsm(
     history.push(record);
     ctx.onEpoch?.(record);
   }
+  recorder?.dispose();
   return { model, history };
 }
 
@@ -287,6 +358,7 @@ export async function trainFusion(
   const ways = set.classNames.length;
   model.train();
   const optimizer = optimizerFor(model, config);
+  const recorder = recorderFor(ctx, model);
   const total = epochs(config.epochs, ctx.epochScale);
   const episodes = Math.max(
     1,
@@ -310,6 +382,8 @@ export async function trainFusion(
         rng,
       );
       const items = [...episode.support, ...episode.query];
+      const step = epoch * episodes + e;
+      const recorded = isRecorded(ctx, step);
       const [loss, out] = scope(() => {
         const x = makeBatch(
           items.map((i) => set.input(i)),
@@ -329,13 +403,13 @@ export async function trainFusion(
         const y = mul(scores, config.temperature);
         const l = softmaxCrossEntropy(y, episode.queryLabels);
         backward(l);
-        optimizer.step();
-        optimizer.zeroGrad();
+        optimizerStep(optimizer, recorder, recorded);
         return [l, y];
       });
       losses.push(loss);
       logits.push({ values: out, labels: episode.queryLabels });
-      ctx.onStep?.(epoch * episodes + e + 1, total * episodes);
+      if (recorded) await collectGradients(ctx, recorder, "fusion", step);
+      ctx.onStep?.(step + 1, total * episodes);
     }
     const { loss, accuracy } = await finishEpoch(losses, logits);
     const record = {
@@ -348,6 +422,7 @@ export async function trainFusion(
     history.push(record);
     ctx.onEpoch?.(record);
   }
+  recorder?.dispose();
   return history;
 }
 

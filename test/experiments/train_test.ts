@@ -124,6 +124,8 @@ Deno.test({
         "--data",
         data,
         "--smoke",
+        "--record-gradients",
+        "1",
         "--out",
         out,
       ]);
@@ -144,7 +146,20 @@ Deno.test({
       );
       const report = Deno.readTextFileSync(join(runDir, "report.md"));
       assert.match(report, /## Confusion matrix/);
-      for (const plot of ["loss.svg", "accuracy.svg", "confusion.svg"]) {
+      assert.match(report, /## Per-layer gradient norms over training/);
+      const gradients = JSON.parse(
+        Deno.readTextFileSync(join(runDir, "folds", "00", "gradients.json")),
+      );
+      assert.ok(gradients.length > 0, "gradient records were written");
+      assert.ok(gradients[0].layers.length > 0);
+      for (
+        const plot of [
+          "loss.svg",
+          "accuracy.svg",
+          "confusion.svg",
+          "gradients.svg",
+        ]
+      ) {
         assert.match(
           Deno.readTextFileSync(join(runDir, "plots", plot)),
           /<svg/,
