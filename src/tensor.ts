@@ -51,7 +51,7 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The autograd node that produced this tensor, null for leaves. */
   gradFn: Node | null = null;
-  /** Which output of `gradFn` this tensor is. */
+  /** Index of this tensor among the outputs of `gradFn`. */
   outputIndex = 0;
   /** Called with the gradient of this tensor once backward has computed it. */
   readonly gradHooks: ((grad: Tensor) => void)[] = [];
@@ -99,7 +99,7 @@ export class Tensor {
     return this.shape.length;
   }
 
-  /** The storage binding of this tensor for a dispatch. */
+  /** Returns the storage binding of this tensor for a dispatch. */
   binding(): Binding {
     return { buffer: this.buffer, bytes: this.bytes };
   }
@@ -212,8 +212,8 @@ export function scope<T>(fn: () => T): T {
 }
 
 /**
- * The async form of `scope`. Scopes are a stack, so async scopes must not
- * interleave: await one before opening another at the same level.
+ * Runs an async `fn` as `scope` does. Scopes are a stack, so async scopes
+ * must not interleave: await one before opening another at the same level.
  */
 export async function scopeAsync<T>(fn: () => Promise<T>): Promise<T> {
   const created = new Set<Tensor>();
@@ -267,7 +267,7 @@ export function tensor(
   return t;
 }
 
-/** A tensor with uninitialised contents, for kernel outputs. */
+/** Creates a tensor with uninitialised contents, for kernel outputs. */
 export function empty(
   shape: Shape,
   dtype: DType = "f32",
