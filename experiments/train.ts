@@ -116,64 +116,85 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
+interface OpenedRun {
+  runDir: string;
+  config: RunConfig;
+}
+
+/**
+ * Opens a killed run for --resume. The run keeps its saved settings, and
+ * only --fold may change; returns the other options given, which are ignored.
+ */
+async function resumeRun(
+  requested: TrainOptions,
+  runDir: string,
+): Promise<OpenedRun & { ignored: string[] }> {
+  const config = await readRunConfig(runDir);
+  if (requested.folds) config.options.folds = requested.folds;
+  const defaults = trainOptionsSchema.parse({ dataset: requested.dataset });
+  const ignored: string[] = [];
+  for (const key of Object.keys(requested) as (keyof TrainOptions)[]) {
+    if (key === "resume" || key === "folds") continue;
+    const given = JSON.stringify(requested[key]);
+    if (
+      given !== JSON.stringify(config.options[key]) &&
+      given !== JSON.stringify(defaults[key])
+    ) {
+      ignored.push(`${key}=${given}`);
+    }
+  }
+  return { runDir, config, ignored };
+}
+
+/** Creates the run folder and its config.json with the resolved preset. */
+async function createRun(
+  requested: TrainOptions,
+  args: string[],
+): Promise<OpenedRun> {
+  const rt = await initRuntime();
+  const presetName = requested.preset ??
+    (rt.adapter.isFallbackAdapter ? "compact" : "paper");
+  const preset = loadPreset(presetName);
+  if (requested.smoke) {
+    preset.pltn.epochs = 1;
+    preset.plsm.epochs = 1;
+    preset.fusion.epochs = 1;
+    preset.fusion.episodesPerEpoch = 3;
+  }
+  preset.model.inputChannels =
+    { flow: 2, diff: 3, both: 5 }[requested.features];
+
+  await Deno.mkdir(requested.out, { recursive: true });
+  const smoke = requested.smoke ? "-smoke" : "";
+  const runDir = await createRunDir(
+    join(
+      requested.out,
+      `${requested.dataset}-${requested.variant}-${timestamp()}${smoke}`,
+    ),
+  );
+  const config: RunConfig = {
+    options: requested,
+    preset,
+    command: `tools/deno task train ${args.join(" ")}`,
+    created: new Date().toISOString(),
+  };
+  await writeAtomically(
+    join(runDir, "config.json"),
+    encoder.encode(JSON.stringify(config, null, 2) + "\n"),
+  );
+  return { runDir, config };
+}
+
 async function run(
   requested: TrainOptions,
   args: string[],
   log: RunLog,
 ): Promise<number> {
   const started = performance.now();
-  let runDir: string;
-  let config: RunConfig;
-  const ignored: string[] = [];
-  if (requested.resume) {
-    runDir = requested.resume;
-    config = await readRunConfig(runDir);
-    if (requested.folds) config.options.folds = requested.folds;
-    // A resumed run keeps its saved settings; only --fold may change.
-    const defaults = trainOptionsSchema.parse({ dataset: requested.dataset });
-    for (const key of Object.keys(requested) as (keyof TrainOptions)[]) {
-      if (key === "resume" || key === "folds") continue;
-      const given = JSON.stringify(requested[key]);
-      if (
-        given !== JSON.stringify(config.options[key]) &&
-        given !== JSON.stringify(defaults[key])
-      ) {
-        ignored.push(`${key}=${given}`);
-      }
-    }
-  } else {
-    const rt = await initRuntime();
-    const presetName = requested.preset ??
-      (rt.adapter.isFallbackAdapter ? "compact" : "paper");
-    const preset = loadPreset(presetName);
-    if (requested.smoke) {
-      preset.pltn.epochs = 1;
-      preset.plsm.epochs = 1;
-      preset.fusion.epochs = 1;
-      preset.fusion.episodesPerEpoch = 3;
-    }
-    const channels = { flow: 2, diff: 3, both: 5 }[requested.features];
-    preset.model.inputChannels = channels;
-    await Deno.mkdir(requested.out, { recursive: true });
-    runDir = await createRunDir(
-      join(
-        requested.out,
-        `${requested.dataset}-${requested.variant}-${timestamp()}${
-          requested.smoke ? "-smoke" : ""
-        }`,
-      ),
-    );
-    config = {
-      options: requested,
-      preset,
-      command: `tools/deno task train ${args.join(" ")}`,
-      created: new Date().toISOString(),
-    };
-    await writeAtomically(
-      join(runDir, "config.json"),
-      encoder.encode(JSON.stringify(config, null, 2) + "\n"),
-    );
-  }
+  const { runDir, config, ignored } = requested.resume
+    ? await resumeRun(requested, requested.resume)
+    : { ...(await createRun(requested, args)), ignored: [] };
+
   await log.open(join(runDir, "log.txt"));
   const rt = await initRuntime();
   const { options, preset } = config;
@@ -264,7 +285,7 @@ async function run(
   return 0;
 }
 
-/** The gradient records of the first finished fold that has them. */
+/** Reads the gradient records of the first finished fold that has them. */
 export async function firstGradients(
   runDir: string,
   folds: FoldResult[],
@@ -286,7 +307,7 @@ export async function firstGradients(
   return undefined;
 }
 
-/** Every finished fold's result in a run folder. */
+/** Reads the result of every finished fold in a run folder. */
 export async function collectFolds(runDir: string): Promise<FoldResult[]> {
   const results: FoldResult[] = [];
   const dir = join(runDir, "folds");

@@ -74,7 +74,7 @@ export function requiresGrad(t: Tensor, value = true): Tensor {
   return t;
 }
 
-/** A copy of `t` that shares no graph: same values, no producer, no grad. */
+/** Copies `t` into a tensor without a graph: same values, no producer, no grad. */
 export function detach(t: Tensor): Tensor {
   const copy = empty(t.shape, t.dtype);
   runtime().copy(t.buffer, copy.buffer, t.bytes);
@@ -206,7 +206,7 @@ export function backwardMany(roots: Tensor[], gradOutputs?: Tensor[]): void {
       grads.set(root, seed);
     }
   });
-  for (const [leaf, seed] of leaves) accumulateLeaf(leaf, seed, true);
+  for (const [leaf, seed] of leaves) accumulateLeaf(leaf, seed);
   const starts = roots.map((r) => r.gradFn).filter((n): n is Node =>
     n !== null
   );
@@ -269,7 +269,7 @@ function runNode(node: Node, grads: Map<Tensor, Tensor>): void {
         grads.set(input, g);
       }
     } else {
-      accumulateLeaf(input, g, true);
+      accumulateLeaf(input, g);
     }
   });
   for (const g of gradOutputs) {
@@ -277,12 +277,13 @@ function runNode(node: Node, grads: Map<Tensor, Tensor>): void {
   }
 }
 
-function accumulateLeaf(leaf: Tensor, g: Tensor, owned: boolean): void {
+/** Adds `g`, which the caller hands over, to a leaf's gradient. */
+function accumulateLeaf(leaf: Tensor, g: Tensor): void {
   if (leaf.grad) {
     accumulateInto(leaf.grad, g);
-    if (owned) g.dispose();
+    g.dispose();
   } else {
-    leaf.grad = owned ? g.keep() : detach(g).keep();
+    leaf.grad = g.keep();
   }
   for (const hook of leaf.gradHooks) hook(leaf.grad);
 }
@@ -292,8 +293,9 @@ const MAX_CHECK_SLOTS = 1 << 16;
 
 /**
  * NaN/Inf check mode. While enabled, every operator output and every
- * gradient is checked on the GPU into a flag slot; `firstNonFinite()` reads
- * the flags once and names the first operator whose output was not finite.
+ * gradient is checked on the GPU into a flag slot. `firstNonFinite()` then
+ * reads the flags once and names the first operator whose output was not
+ * finite.
  */
 export const nanCheck = {
   enabled: false,

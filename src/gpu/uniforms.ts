@@ -49,7 +49,9 @@ export class UniformLayout {
     let offset = 0;
     for (const [name, type] of fields) {
       const components = componentsOf(type);
-      const align = components === 1 ? 4 : components === 2 ? 8 : 16;
+      let align = 16;
+      if (components === 1) align = 4;
+      if (components === 2) align = 8;
       // Arrays of vec4 have a 16-byte stride, so 8 components take 32 bytes.
       offset = Math.ceil(offset / align) * align;
       this.fields.push({
@@ -77,12 +79,12 @@ export class UniformLayout {
           `Uniform field '${field.name}' (${field.type}) has no value`,
         );
       }
-      const items = typeof value === "number" ? [value] : value;
+      let items = typeof value === "number" ? [value] : value;
+      // Array fields take shorter lists (a shape of rank < 8), zero padded.
+      if (field.components === 8 && items.length < 8) {
+        items = [...items, ...new Array(8 - items.length).fill(0)];
+      }
       if (items.length !== field.components) {
-        if (field.components === 8 && items.length < 8) {
-          values = { ...values, [field.name]: padTo8(items, field.name) };
-          return this.pack(values);
-        }
         throw new Error(
           `Uniform field '${field.name}' is ${field.type} but got ${items.length} values`,
         );
@@ -113,13 +115,4 @@ export class UniformLayout {
     }
     return new Uint8Array(bytes);
   }
-}
-
-function padTo8(items: readonly number[], name: string): number[] {
-  if (items.length > 8) {
-    throw new Error(
-      `Uniform field '${name}' holds at most 8 values, got ${items.length}`,
-    );
-  }
-  return [...items, ...new Array(8 - items.length).fill(0)];
 }

@@ -114,7 +114,6 @@ export async function runOnGpu(
   attrs: unknown,
   gradOutputs: CpuTensor[] | null,
 ): Promise<GpuResult> {
-  let pending: Tensor[] = [];
   let outputCount = 0;
   let gradIndex: number[] = [];
   const tensors = scope(() => {
@@ -136,8 +135,7 @@ export async function runOnGpu(
         }
       });
     }
-    pending = [...outputs, ...grads];
-    return pending;
+    return [...outputs, ...grads];
   });
   const values = await readAll(tensors);
   for (const t of tensors) t.dispose();
@@ -145,7 +143,6 @@ export async function runOnGpu(
   gradIndex.forEach((inputIndex, k) => {
     gradInputs[inputIndex] = values[outputCount + k] as Float32Array;
   });
-  pending = [];
   return {
     outputs: values.slice(0, outputCount) as Float32Array[],
     gradInputs,
