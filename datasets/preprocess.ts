@@ -283,8 +283,8 @@ export class Preprocessor {
   }
 
   /**
-   * The onset-to-apex flow of a clip (after alignment) as an RGB picture:
-   * hue is the direction, value the normalised magnitude.
+   * Renders the onset-to-apex flow of a clip (after alignment) as an RGB
+   * picture, with the direction as hue and the normalised magnitude as value.
    */
   async flowPicture(record: ClipRecord, apex: number): Promise<DecodedImage> {
     const onset = await this.#workFrame(
@@ -325,9 +325,10 @@ export class Preprocessor {
   }
 
   /**
-   * Candidate apex frames, spread over the central half of the clip. SMIC
-   * clips run from onset to offset, so the apex lies inside; leaving out the
-   * ends keeps slow head drift, largest at the offset, from winning.
+   * Lists candidate apex frames, spread over the central half of the clip.
+   * SMIC clips run from onset to offset, so the apex lies inside. Leaving out
+   * the ends keeps slow head drift, which is largest at the offset, from
+   * winning.
    * NOTE: a clip whose apex lies in its first or last quarter gets a frame
    * near that quarter's edge.
    */

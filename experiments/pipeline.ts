@@ -112,10 +112,10 @@ export function alphasPerClip(
 }
 
 /**
- * The `count` subjects with the fewest clips such that every LOSO fold's
- * training set has at least 2 clips of every class (so it can form
- * episodes), for the smoke mode; the largest subjects when no small set
- * qualifies.
+ * Picks, for the smoke mode, the `count` subjects with the fewest clips such
+ * that every LOSO fold's training set has at least 2 clips of every class,
+ * so that each fold can form episodes. When no small set qualifies, it
+ * returns the largest subjects.
  */
 export function smallSubjectSet(
   records: ClipRecord[],
@@ -154,7 +154,7 @@ export function smallSubjectSet(
   return best ?? ids.slice(-count);
 }
 
-/** The preprocessing of a preset, caching under .cache/preprocess/<dataset>. */
+/** Creates the preset's preprocessor, caching under .cache/preprocess/<dataset>. */
 export function preprocessorFor(
   dataset: LoadableDataset,
   preset: Preset,

@@ -1,8 +1,8 @@
 /**
  * One WebGPU device with its buffer pool, pipeline cache and batched command
  * submission. Dispatches are recorded into one compute pass and submitted in
- * batches; readback happens only when data are awaited, and several
- * readbacks share one sync (each sync costs about 11 ms in Deno 2.9).
+ * batches. Readback happens only when data are awaited, and several readbacks
+ * share one sync, because each sync costs about 11 ms in Deno 2.9.
  */
 import { BufferPool, type PoolStats } from "./buffer_pool.ts";
 import { PipelineCache, type PipelineCacheStats } from "./pipeline_cache.ts";

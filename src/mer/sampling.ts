@@ -13,7 +13,10 @@ export interface Fold {
   test: number[];
 }
 
-/** One fold per subject; subjects sorted so fold K is the same on every machine. */
+/**
+ * Builds one fold per subject. Subjects are sorted, so fold K is the same on
+ * every machine.
+ */
 export function losoFolds(subjects: readonly string[]): Fold[] {
   const ids = [...new Set(subjects)].sort((a, b) =>
     a.localeCompare(b, "en", { numeric: true })
@@ -76,11 +79,10 @@ export function pkBatches(
 }
 
 /**
- * Factors 1..10 in the order they are taken: each prefix is spread over the
- * range, and prefixes of different lengths share their factors, so the
- * per-fold factor sets of a class (whose m_c varies slightly between LOSO
- * folds) need few distinct preprocessed copies. 5 comes first, the alpha of
- * the main input.
+ * Factors 1..10 in the order they are taken. Each prefix is spread over the
+ * range, and prefixes of different lengths share their factors. The m_c of
+ * a class varies slightly between LOSO folds, so sharing keeps the number of
+ * distinct preprocessed copies small. 5, the main input's alpha, comes first.
  */
 export const FACTOR_ORDER = [5, 10, 1, 3, 8, 2, 7, 4, 9, 6] as const;
 
@@ -112,7 +114,7 @@ export interface Episode {
 }
 
 /**
- * An N-way K-shot episode with `queries` queries per class. A class with
+ * Samples an N-way K-shot episode with `queries` queries per class. A class with
  * fewer than K + queries samples reuses samples in its support (never a
  * query in its own support). When fewer than N classes have 2 samples (a
  * small LOSO training set), the episode uses the classes that do.

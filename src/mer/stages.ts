@@ -63,9 +63,9 @@ export interface GradientRecord {
 }
 
 /**
- * The optimiser step of a training step, wrapped with the gradient
- * recorder's capture and update-ratio kernels on recorded steps. Runs
- * inside the step's scope, after backward.
+ * Runs the optimiser step of a training step. On recorded steps it also
+ * dispatches the gradient recorder's statistics and update-ratio kernels.
+ * Call it inside the step's scope, after backward.
  */
 function optimizerStep(
   optimizer: Optimizer,
@@ -269,7 +269,7 @@ export class PlsmNet extends Module {
   }
 }
 
-/** The sample-balanced motion-amplified training items: (clip, alpha) pairs. */
+/** Lists the sample-balanced motion-amplified training items as (clip, alpha) pairs. */
 export function plsmItems(
   set: ClipSet,
   train: readonly number[],

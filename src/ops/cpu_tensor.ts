@@ -72,7 +72,7 @@ export function mapTensor(
   return out;
 }
 
-/** Rounds every value to float32, as the GPU sees it. */
+/** Rounds every value to float32, the precision of the GPU kernels. */
 export function toF32(t: CpuTensor): CpuTensor {
   return {
     ...t,

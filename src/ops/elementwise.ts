@@ -295,7 +295,9 @@ function cpuActivationDerivative(name: Activation, v: number): number {
     case "relu6":
       return v > 0 && v < 6 ? 1 : 0;
     case "hardSwish":
-      return v < -3 ? 0 : v <= 3 ? v / 3 + 0.5 : 1;
+      if (v < -3) return 0;
+      if (v <= 3) return v / 3 + 0.5;
+      return 1;
     case "sigmoid": {
       const s = 1 / (1 + Math.exp(-v));
       return s * (1 - s);

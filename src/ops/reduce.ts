@@ -236,7 +236,7 @@ export function mean(x: Tensor, options: ReduceOptions = {}): Tensor {
   return reduceOp("mean", x, options);
 }
 
-/** A scalar tensor, for broadcasting constants. */
+/** Uploads a scalar tensor, for broadcasting constants. */
 export function scalar(value: number): Tensor {
   return tensor([value], [1]);
 }

@@ -53,7 +53,9 @@ Deno.test("uniform packing rejects bad values", () => {
 Deno.test("workgroup grid folds above 65535", () => {
   assert.deepEqual(foldWorkgroups(10), [10, 1, 1]);
   const [x, y, z] = foldWorkgroups(65536 * 3 + 5);
-  assert.ok(x <= 65535 && y <= 65535 && z === 1);
+  assert.ok(x <= 65535);
+  assert.ok(y <= 65535);
+  assert.equal(z, 1);
   assert.ok(x * y >= 65536 * 3 + 5);
   assert.ok(x * (y - 1) < 65536 * 3 + 5, "no whole row of idle workgroups");
 });
@@ -63,7 +65,8 @@ Deno.test("size classes bound the slack at 25%", () => {
   assert.equal(sizeClass(4096), 4096);
   for (const bytes of [5000, 70_000, 1_234_567, 99_999_999]) {
     const size = sizeClass(bytes);
-    assert.ok(size >= bytes && size <= bytes * 1.25, `${bytes} -> ${size}`);
+    assert.ok(size >= bytes, `${bytes} -> ${size}`);
+    assert.ok(size <= bytes * 1.25, `${bytes} -> ${size}`);
   }
 });
 

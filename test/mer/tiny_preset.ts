@@ -7,7 +7,7 @@ const compact = Deno.readTextFileSync(
   new URL("../../experiments/presets/compact.json", import.meta.url),
 );
 
-/** The compact preset's graph shrunk to 2 Mixed blocks and 8 x 8 inputs. */
+/** Shrinks the compact preset's graph to 2 Mixed blocks and 8 x 8 inputs. */
 export function tinyPreset(): Preset {
   const preset = parsePreset(compact, "compact.json");
   preset.model.size = 8;
