@@ -1,19 +1,25 @@
 /// <reference lib="dom" />
 /**
- * The notebook page: a column of editable JavaScript cells, each run as the
- * body of an async function with the framework (`mpfnet`), Observable Plot
- * and the output helpers in scope, and its output shown below it. Cells
- * share state through the `nb` object.
+ * The notebook page: a column of editable TypeScript or JavaScript cells,
+ * each run as the body of an async function with the framework (`mpfnet`),
+ * Observable Plot and the output helpers in scope, and its output shown
+ * below it. Cells share state through the `nb` object.
  *
  * @module
  */
 import * as Plot from "@observablehq/plot";
 import { mpfnet } from "./api.ts";
 import { heatmap, image, render, table } from "./output.ts";
+import { CELL_LANGUAGES, type CellLanguage, compileCell } from "./transpile.ts";
 
-/** A cell's source is one string or a list of lines (as Jupyter stores it). */
+/**
+ * A cell's source is one string or a list of lines (as Jupyter stores it).
+ * A cell without `language` is JavaScript, because files written before
+ * TypeScript cells existed have no such field.
+ */
 export interface NotebookCell {
   source: string | string[];
+  language?: CellLanguage;
 }
 
 export interface NotebookFile {
@@ -25,10 +31,13 @@ export interface NotebookFile {
 
 export type CellStatus = "idle" | "running" | "ok" | "error";
 
-const AsyncFunction = Object.getPrototypeOf(async function () {})
-  .constructor as new (...args: string[]) => (
-    ...values: unknown[]
-  ) => Promise<unknown>;
+/** The language of a cell added with the "Add cell" button. */
+export const DEFAULT_LANGUAGE: CellLanguage = "typescript";
+
+const LANGUAGE_LABELS: Record<CellLanguage, string> = {
+  typescript: "TypeScript",
+  javascript: "JavaScript",
+};
 
 const CELL_PARAMETERS = [
   "mpfnet",
@@ -70,7 +79,18 @@ export function parseNotebook(value: unknown, source: string): NotebookFile {
         `${source}: cell ${i + 1} has no "source" string or list of lines`,
       );
     }
-    return { source: Array.isArray(text) ? text.join("\n") : text };
+    const language = cell.language ?? "javascript";
+    if (!CELL_LANGUAGES.includes(language)) {
+      throw new Error(
+        `${source}: cell ${i + 1} has an invalid "language" ` +
+          `${JSON.stringify(language)}; expected one of ` +
+          CELL_LANGUAGES.map((name) => `"${name}"`).join(", "),
+      );
+    }
+    return {
+      source: Array.isArray(text) ? text.join("\n") : text,
+      language,
+    };
   });
   return { format: "mpfnet-notebook", version: 1, title: file.title, cells };
 }
@@ -97,6 +117,7 @@ export class Notebook {
     for (const cell of file.cells) {
       this.addCell(
         Array.isArray(cell.source) ? cell.source.join("\n") : cell.source,
+        cell.language ?? "javascript",
       );
     }
   }
@@ -107,12 +128,16 @@ export class Notebook {
       version: 1,
       title: this.title,
       cells: this.cells.map((cell) => ({
+        language: cellLanguage(cell),
         source: cell.querySelector("textarea")!.value.split("\n"),
       })),
     };
   }
 
-  addCell(source = ""): HTMLElement {
+  addCell(
+    source = "",
+    language: CellLanguage = DEFAULT_LANGUAGE,
+  ): HTMLElement {
     const cell = document.createElement("section");
     cell.className = "cell";
     cell.dataset.status = "idle";
@@ -132,7 +157,7 @@ export class Notebook {
     const remove = button("Delete", "delete", () => cell.remove());
     const toolbar = document.createElement("div");
     toolbar.className = "toolbar";
-    toolbar.append(run, remove);
+    toolbar.append(run, languageSelect(language), remove);
 
     const output = document.createElement("div");
     output.className = "output";
@@ -143,9 +168,11 @@ export class Notebook {
   }
 
   /**
-   * Runs one cell: its source is the body of an async function, `display`
-   * appends to its output, and a returned value other than undefined is
-   * displayed too. An error is shown in the cell and reported as "error".
+   * Runs one cell: its source, transpiled first if it is TypeScript, is the
+   * body of an async function. `display` appends to its output, and a
+   * returned value other than undefined is displayed too. An error,
+   * including a TypeScript syntax error, is shown in the cell and reported
+   * as "error".
    */
   async runCell(cell: HTMLElement): Promise<CellStatus> {
     const output = cell.querySelector<HTMLElement>(".output")!;
@@ -170,7 +197,7 @@ export class Notebook {
 
     let status: CellStatus = "ok";
     try {
-      const body = new AsyncFunction(...CELL_PARAMETERS, source);
+      const body = compileCell(source, cellLanguage(cell), CELL_PARAMETERS);
       const result = await body(
         mpfnet,
         Plot,
@@ -227,6 +254,22 @@ export class Notebook {
     link.click();
     setTimeout(() => URL.revokeObjectURL(link.href), 1000);
   }
+}
+
+function languageSelect(language: CellLanguage): HTMLSelectElement {
+  const select = document.createElement("select");
+  select.className = "language";
+  select.title = "Cell language";
+  for (const value of CELL_LANGUAGES) {
+    select.add(new Option(LANGUAGE_LABELS[value], value));
+  }
+  select.value = language;
+  return select;
+}
+
+function cellLanguage(cell: HTMLElement): CellLanguage {
+  return cell.querySelector<HTMLSelectElement>("select.language")!
+    .value as CellLanguage;
 }
 
 function button(

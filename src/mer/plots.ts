@@ -168,6 +168,14 @@ export function gradientNormCurves(records: GradientRecord[]): string {
           z: "layer",
           stroke: "layer",
         }),
+        // A line needs two steps, so dots keep a single-step stage visible.
+        Plot.dot(data, {
+          fx: "stage",
+          x: "step",
+          y: "norm",
+          fill: "layer",
+          r: 2,
+        }),
         // A color legend would make Plot return an HTML figure instead of an
         // SVG, so each line is labelled at its last step.
         Plot.text(

@@ -1,14 +1,15 @@
 /// <reference lib="dom" />
 /**
  * Runs the example notebook in headless Chromium on its WebGPU adapter
- * (SwiftShader). Every example cell must finish without an error and draw
- * its plots, and a throwing cell must show its error in that cell. Saving
- * and loading must round-trip the cells. Leaves a screenshot in
- * test/out/notebook.png.
+ * (SwiftShader). Every example cell, JavaScript or TypeScript, must finish
+ * without an error and draw its plots, and a throwing cell or a TypeScript
+ * syntax error must show its error in that cell. Saving and loading must
+ * round-trip the cells and their languages, and a file without languages
+ * must load as JavaScript. Leaves a screenshot in test/out/notebook.png.
  */
 import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
-import { chromium } from "playwright-core";
+import { chromium, type Page } from "playwright-core";
 import { serveNotebook } from "../../experiments/notebook.ts";
 import {
   buildTestSite,
@@ -27,6 +28,13 @@ const PLOT_CELLS = [
   "TV-L1 flow of a synthetic pair",
   "A few Adam steps",
 ];
+
+function cellLanguages(page: Page): Promise<string[]> {
+  return page.$$eval(
+    ".cell select.language",
+    (selects) => selects.map((select) => (select as HTMLSelectElement).value),
+  );
+}
 
 Deno.test({
   name: "notebook runs example cells in Chromium",
@@ -73,6 +81,9 @@ Deno.test({
             status: (cell as HTMLElement).dataset.status,
             seconds: (cell as HTMLElement).dataset.seconds,
             source: cell.querySelector("textarea")!.value.split("\n")[0],
+            language:
+              (cell.querySelector("select.language") as HTMLSelectElement)
+                .value,
             error: cell.querySelector("pre.error")?.textContent ?? null,
             svgs: cell.querySelectorAll(".output svg").length,
             // Data marks drawn by Observable Plot, axes and grids excluded.
@@ -93,8 +104,13 @@ Deno.test({
             text: (cell.querySelector(".output") as HTMLElement).innerText,
           })),
       );
+      const typescriptCells = cells.filter((c) => c.language === "typescript");
+      assert.ok(
+        typescriptCells.length >= 2,
+        `expected TypeScript example cells, got ${typescriptCells.length}`,
+      );
       for (const cell of cells) {
-        console.log(`  ${cell.seconds} s  ${cell.source}`);
+        console.log(`  ${cell.seconds} s  ${cell.language}  ${cell.source}`);
         assert.equal(cell.error, null, `cell "${cell.source}" failed`);
         assert.equal(cell.status, "ok", `cell "${cell.source}" did not finish`);
       }
@@ -129,6 +145,11 @@ Deno.test({
       // A throwing cell shows its message in that cell and nowhere else.
       await page.click("#add-cell");
       const failing = page.locator(".cell").last();
+      assert.equal(
+        await failing.locator("select.language").inputValue(),
+        "typescript",
+        "a new cell should default to TypeScript",
+      );
       await failing.locator("textarea").fill(
         'throw new RangeError("deliberate failure in a cell");',
       );
@@ -140,6 +161,20 @@ Deno.test({
       );
       assert.equal(await page.locator("pre.error").count(), 1);
 
+      // A TypeScript syntax error is reported in its cell with its line.
+      await page.click("#add-cell");
+      const invalid = page.locator(".cell").last();
+      await invalid.locator("textarea").fill(
+        "const a: number = 1;\nconst b: = a;\nreturn b;",
+      );
+      await invalid.locator("button.run").click();
+      await page.waitForSelector(".cell:last-child[data-status=error]");
+      assert.equal(
+        await invalid.locator("pre.error").textContent(),
+        "SyntaxError: Unexpected token at line 2, column 10",
+      );
+      assert.equal(await page.locator("pre.error").count(), 2);
+
       // Save downloads the cells as JSON, Load reads them back.
       const [download] = await Promise.all([
         page.waitForEvent("download"),
@@ -149,13 +184,62 @@ Deno.test({
       await download.saveAs(saved);
       const file = JSON.parse(await Deno.readTextFile(saved));
       assert.equal(file.format, "mpfnet-notebook");
-      assert.equal(file.cells.length, cellCount + 1);
-      assert.match(file.cells.at(-1).source.join("\n"), /deliberate failure/);
+      assert.equal(file.cells.length, cellCount + 2);
+      assert.match(file.cells.at(-2).source.join("\n"), /deliberate failure/);
+      const savedLanguages = file.cells.map(
+        (cell: { language: string }) => cell.language,
+      );
+      assert.deepEqual(savedLanguages, [
+        ...cells.map((cell) => cell.language),
+        "typescript",
+        "typescript",
+      ]);
       await page.evaluate(() => document.querySelector(".cell")!.remove());
       await page.setInputFiles("#upload", saved);
       await page.waitForFunction(
         (count) => document.querySelectorAll(".cell").length === count,
-        cellCount + 1,
+        cellCount + 2,
+      );
+      assert.deepEqual(await cellLanguages(page), savedLanguages);
+
+      // A file without "language" fields loads its cells as JavaScript.
+      const legacy = join(root, "legacy.json");
+      await Deno.writeTextFile(
+        legacy,
+        JSON.stringify({
+          format: "mpfnet-notebook",
+          version: 1,
+          cells: [{ source: "return 6 * 7;" }, { source: ["nb.x = 1;"] }],
+        }),
+      );
+      await page.setInputFiles("#upload", legacy);
+      await page.waitForFunction(() =>
+        document.querySelectorAll(".cell").length === 2
+      );
+      assert.deepEqual(await cellLanguages(page), ["javascript", "javascript"]);
+      await page.locator(".cell button.run").first().click();
+      await page.waitForSelector(".cell:first-child[data-status=ok]");
+      assert.equal(
+        await page.locator(".cell").first().locator(".output pre")
+          .textContent(),
+        "42",
+      );
+
+      // An unknown language is rejected with the cell and the value.
+      const unknown = join(root, "unknown.json");
+      await Deno.writeTextFile(
+        unknown,
+        JSON.stringify({
+          format: "mpfnet-notebook",
+          version: 1,
+          cells: [{ language: "python", source: "print(1)" }],
+        }),
+      );
+      await page.setInputFiles("#upload", unknown);
+      await page.waitForSelector("#status.error");
+      assert.match(
+        await page.locator("#status").textContent() ?? "",
+        /cell 1 has an invalid "language" "python"/,
       );
       assert.deepEqual(pageErrors, []);
     } finally {
