@@ -1,13 +1,16 @@
 /**
  * MPFNet's per-clip preprocessing on the GPU, with an on-disk cache:
  *
- * 1. decode the onset and apex frames (SMIC codes no apex: the frame with
- *    the largest mean TV-L1 magnitude against the onset, after removing the
- *    mean flow, is taken among up to `apexCandidates` frames of the central
- *    half of the clip, with the middle frame as the fallback when the flow
- *    finds no motion);
- * 2. resize to the working size (area), align the onset to the apex by an
- *    estimated translation;
+ * 1. decode the onset and apex frames. SMIC codes no apex, so with
+ *    `apexCandidates` 0 the middle frame between onset and offset is the
+ *    apex, as public loaders do. Otherwise the apex is the frame with the
+ *    largest mean TV-L1 magnitude against the onset (brightness matched,
+ *    mean flow removed) among that many frames of the clip's central half,
+ *    or the middle frame when the flow finds no motion;
+ * 2. resize to the working size (area), scale the apex's brightness to the
+ *    onset's mean (lighting flicker between the two frames otherwise shows
+ *    up as flow, which magnification multiplies), and align the onset to
+ *    the apex by an estimated translation;
  * 3. magnify the onset-to-apex motion by alpha and interpolate L frames from
  *    the onset to the magnified apex along the flow (the classical
  *    counterparts of the learned models the authors used);
@@ -31,6 +34,7 @@ import {
   flowToRgb,
   interpolateFrames,
   magnify,
+  matchBrightness,
   MOTION_TVL1,
   motionFeatures,
   resize,
@@ -43,7 +47,7 @@ import { type DecodedImage, decodeImage } from "./images.ts";
 import { type ClipRecord, middleFrame } from "./types.ts";
 
 /** Bump when the pipeline's output changes for the same settings. */
-const PIPELINE_VERSION = 3;
+const PIPELINE_VERSION = 4;
 
 export interface PreprocessSettings {
   /** Side of the square frames the flow runs on, in pixels. */
@@ -55,7 +59,10 @@ export interface PreprocessSettings {
   /** Round the quantised flow to 8-bit levels as the authors' code. */
   roundFlow: boolean;
   tvl1: Tvl1Options;
-  /** Frames tried as the apex of clips without an annotated apex. */
+  /**
+   * Frames tried as the apex of clips without an annotated apex; 0 takes
+   * the middle frame.
+   */
   apexCandidates: number;
 }
 
@@ -105,6 +112,13 @@ function frameIndex(record: ClipRecord, frameNumber: number): number {
   return index;
 }
 
+/** Returns the clip's frame number closest to `frame` (the earlier on a tie). */
+function nearestFrame(record: ClipRecord, frame: number): number {
+  return record.frameNumbers.reduce((best, f) =>
+    Math.abs(f - frame) < Math.abs(best - frame) ? f : best
+  );
+}
+
 export class Preprocessor {
   constructor(
     readonly settings: PreprocessSettings,
@@ -142,13 +156,19 @@ export class Preprocessor {
     let apexSource: ClipFeatures["apexSource"] =
       record.apexSource === "repaired" ? "repaired" : "annotated";
     const candidates = this.#apexCandidates(record, onsetIndex);
+    let apex = record.apex ?? middleFrame(record);
+    if (record.apex === null && candidates.length === 0) {
+      apex = nearestFrame(record, apex);
+      apexSource = "middle";
+    }
+    const fixedApex = record.apex !== null || candidates.length === 0;
     // The cache key covers every file the result depends on.
     const stamps = await Promise.all(
       [
         ...new Set([
           onsetIndex,
           ...candidates,
-          ...(record.apex === null ? [] : [frameIndex(record, record.apex)]),
+          ...(fixedApex ? [frameIndex(record, apex)] : []),
         ]),
       ]
         .map((i) => fileStamp(record.framePaths[i])),
@@ -178,8 +198,7 @@ export class Preprocessor {
         [this.#settingsKey(), ...stamps].join("\n"),
       )}.json`.replace(/[\/\\]/g, "-"),
     );
-    let apex = record.apex ?? middleFrame(record);
-    if (record.apex === null) {
+    if (!fixedApex) {
       try {
         const saved = JSON.parse(await Deno.readTextFile(meta));
         apex = saved.apex;
@@ -192,7 +211,7 @@ export class Preprocessor {
       return { byAlpha, apex, apexSource, fromCache: alphas.length };
     }
     const onset = await this.#workFrame(record.framePaths[onsetIndex]);
-    if (record.apex === null) {
+    if (!fixedApex) {
       const frames = await Promise.all(
         candidates.map((i) => this.#workFrame(record.framePaths[i])),
       );
@@ -221,7 +240,8 @@ export class Preprocessor {
         const gray = (t: Tensor) => (t.shape[0] === 3
           ? toGray(t)
           : reshape(t, [t.shape[1], t.shape[2]]));
-        const apexGray = gray(apexFrame);
+        const apexMatched = matchBrightness(apexFrame, onset);
+        const apexGray = gray(apexMatched);
         const shift = estimateTranslation(apexGray, gray(onset));
         const aligned = translateBy(onset, shift, -1);
         const alignedGray = gray(aligned);
@@ -232,7 +252,7 @@ export class Preprocessor {
           ...MOTION_TVL1,
         });
         return missing.map(({ alpha }) => {
-          const magnified = magnify(aligned, apexFrame, alpha, flow);
+          const magnified = magnify(aligned, apexMatched, alpha, flow);
           const frames = interpolateFrames(
             aligned,
             magnified,
@@ -298,7 +318,8 @@ export class Preprocessor {
         const gray = (t: Tensor) => (t.shape[0] === 3
           ? toGray(t)
           : reshape(t, [t.shape[1], t.shape[2]]));
-        const apexGray = gray(apexFrame);
+        const apexMatched = matchBrightness(apexFrame, onset);
+        const apexGray = gray(apexMatched);
         const shift = estimateTranslation(apexGray, gray(onset));
         const aligned = gray(translateBy(onset, shift, -1));
         const flow = tvl1Flow(aligned, apexGray, {
@@ -333,7 +354,7 @@ export class Preprocessor {
    * near that quarter's edge.
    */
   #apexCandidates(record: ClipRecord, onsetIndex: number): number[] {
-    if (record.apex !== null) return [];
+    if (record.apex !== null || this.settings.apexCandidates === 0) return [];
     const offsetIndex = frameIndex(record, record.offset);
     const span = offsetIndex - onsetIndex;
     if (span < 1) return [onsetIndex];

@@ -278,6 +278,9 @@ export async function prepareData(
     ids: records.map((r) => `${r.subject}/${r.clip}`),
     classNames,
     inputShape: [channelSelect.length, steps, size, size],
+    horizontalFlowChannel: channelSelect.includes(0)
+      ? channelSelect.indexOf(0)
+      : null,
     input: (i) => get(i, p.alpha),
     amplified: (i, alpha) => get(i, alpha),
   };

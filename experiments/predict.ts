@@ -28,8 +28,9 @@ in their names), with the model of a finished run.
 Options:
   --fold K       fold whose fusion checkpoint and training clips are used (default 0)
   --onset N      frame number of the onset (default: the first frame)
-  --apex N       frame number of the apex (default: estimated from the flow
-                 magnitude, as for SMIC)
+  --apex N       frame number of the apex (default: as for SMIC under the
+                 run's preset: the middle frame, or the flow estimate when
+                 its preprocess.apexCandidates is above 0)
   --out DIR      where the flow picture goes (default: RUN/predictions)
   --help, -h     print this help`;
 

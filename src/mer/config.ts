@@ -88,8 +88,11 @@ export const presetSchema = z.object({
     frames: z.number().int().min(3),
     /** Round the quantised flow to 8-bit levels as the authors' code did. */
     roundFlow: z.boolean(),
-    /** Frames tried as the apex of clips without an annotated apex (SMIC). */
-    apexCandidates: z.number().int().positive(),
+    /**
+     * Frames tried as the apex of clips without an annotated apex (SMIC);
+     * 0 takes the middle frame between onset and offset.
+     */
+    apexCandidates: z.number().int().nonnegative(),
     /** TV-L1 pyramid scales, warps and inner iterations. */
     tvl1: z.object({
       scales: z.number().int().positive(),
@@ -97,11 +100,21 @@ export const presetSchema = z.object({
       innerIterations: z.number().int().positive(),
     }),
   }),
+  /** Training-time augmentation of every stage's batches. */
+  augment: z.object({
+    /** Mirror each training input left to right with probability 1/2. */
+    horizontalFlip: z.boolean(),
+  }).default({ horizontalFlip: false }),
   pltn: sgd.extend({
     epochs: z.number().int().positive(),
     classesPerBatch: z.number().int().positive(),
     samplesPerClass: z.number().int().positive(),
     margin: z.number().positive(),
+    /**
+     * Squared Euclidean distances in the triplet loss (the method's
+     * formula) or plain ones (the authors' code).
+     */
+    squaredDistance: z.boolean().default(true),
   }),
   plsm: sgd.extend({
     epochs: z.number().int().positive(),

@@ -16,6 +16,11 @@ export interface ClipSet {
   classNames: string[];
   /** [C, T, H, W] of every input. */
   inputShape: [number, number, number, number];
+  /**
+   * Channel of the horizontal flow u, stored as 0.5 + u / 30. A left-right
+   * mirror negates it. Null when the input has no flow channels.
+   */
+  horizontalFlowChannel: number | null;
   /** The main input of a clip (apex magnified by the preset's alpha). */
   input(index: number): Float32Array;
   /** The input with the apex magnified by `alpha` (the PLSM copies). */
@@ -78,5 +83,56 @@ export function makeBatch(
     const channelShape = [1, shape[0], 1, 1, 1];
     const centred = sub(raw, tensor(stats.mean, channelShape));
     return div(centred, tensor(stats.std, channelShape));
+  });
+}
+
+/**
+ * Mirrors a [C, T, H, W] input left to right: every plane is reversed along
+ * W and the horizontal flow channel, stored as 0.5 + u / 30, becomes
+ * 1 - value (u negated). The classes of the datasets are symmetric, so a
+ * mirrored clip keeps its label.
+ */
+export function mirrorInput(
+  x: Float32Array,
+  shape: readonly number[],
+  horizontalFlowChannel: number | null,
+): Float32Array {
+  const [channels, frames, height, width] = shape;
+  const plane = frames * height;
+  if (x.length !== channels * plane * width) {
+    throw new Error(
+      `mirrorInput: invalid input of ${x.length} values, expected [${shape}]`,
+    );
+  }
+  const out = new Float32Array(x.length);
+  for (let c = 0; c < channels; c++) {
+    const negate = c === horizontalFlowChannel;
+    for (let row = c * plane; row < (c + 1) * plane; row++) {
+      const base = row * width;
+      for (let w = 0; w < width; w++) {
+        const value = x[base + width - 1 - w];
+        out[base + w] = negate ? 1 - value : value;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Mirrors each input with probability 1/2 when `enabled` (training-time
+ * augmentation); draws from `rng` either way, so a run's sampling does not
+ * depend on the setting.
+ */
+export function randomMirror(
+  inputs: Float32Array[],
+  set: Pick<ClipSet, "inputShape" | "horizontalFlowChannel">,
+  enabled: boolean,
+  rng: { next(): number },
+): Float32Array[] {
+  return inputs.map((x) => {
+    const flip = rng.next() < 0.5;
+    return enabled && flip
+      ? mirrorInput(x, set.inputShape, set.horizontalFlowChannel)
+      : x;
   });
 }

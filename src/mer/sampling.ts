@@ -79,12 +79,16 @@ export function pkBatches(
 }
 
 /**
- * Factors 1..10 in the order they are taken. Each prefix is spread over the
- * range, and prefixes of different lengths share their factors. The m_c of
- * a class varies slightly between LOSO folds, so sharing keeps the number of
- * distinct preprocessed copies small. 5, the main input's alpha, comes first.
+ * Factors 1..10 in the order they are taken: 5, the main input's alpha,
+ * first, then outwards on both sides. Every prefix is centred on 5, so
+ * classes with different numbers of copies see the same mean amplitude, and
+ * amplitude does not hint at the class. With prefixes spread over 1..10
+ * (5, 10, 1, 3, ...), a two-copy class averaged 7.5 and a four-copy class
+ * 4.75. Prefixes of different lengths share their factors; the m_c
+ * of a class varies slightly between LOSO folds, so sharing keeps the
+ * number of distinct preprocessed copies small.
  */
-export const FACTOR_ORDER = [5, 10, 1, 3, 8, 2, 7, 4, 9, 6] as const;
+export const FACTOR_ORDER = [5, 4, 6, 3, 7, 2, 8, 1, 9, 10] as const;
 
 /**
  * Magnification factors per class for the sample-balanced PLSM set:

@@ -28,7 +28,12 @@ import { readAll, scope, type Tensor } from "../tensor.ts";
 import { Rng } from "../util/rng.ts";
 import { CaI3d } from "./ca_i3d.ts";
 import type { Preset } from "./config.ts";
-import { type ChannelStats, type ClipSet, makeBatch } from "./data.ts";
+import {
+  type ChannelStats,
+  type ClipSet,
+  makeBatch,
+  randomMirror,
+} from "./data.ts";
 import { MpfNet } from "./mpfnet.ts";
 import { balancedFactors, pkBatches, sampleEpisode } from "./sampling.ts";
 
@@ -190,6 +195,7 @@ export async function trainPltn(
   const optimizer = optimizerFor(model, config);
   const recorder = recorderFor(ctx, model);
   const rng = new Rng(ctx.seed + 17);
+  const flip = preset.augment.horizontalFlip;
   const history: EpochRecord[] = [];
   const total = epochs(config.epochs, ctx.epochScale);
   for (let epoch = 0; epoch < total; epoch++) {
@@ -207,7 +213,7 @@ export async function trainPltn(
       const record = isRecorded(ctx, step);
       losses.push(scope(() => {
         const x = makeBatch(
-          batch.map((i) => set.input(i)),
+          randomMirror(batch.map((i) => set.input(i)), set, flip, rng),
           set.inputShape,
           stats,
         );
@@ -217,7 +223,7 @@ export async function trainPltn(
           batch.map((i) => set.labels[i]),
           {
             margin: config.margin,
-            squared: true,
+            squared: config.squaredDistance,
           },
         );
         backward(loss);
@@ -300,6 +306,7 @@ export async function trainPlsm(
     gamma: config.gamma,
   });
   const rng = new Rng(ctx.seed + 29);
+  const flip = preset.augment.horizontalFlip;
   const items = plsmItems(set, train, config.factorsBase);
   const history: EpochRecord[] = [];
   const total = epochs(config.epochs, ctx.epochScale);
@@ -318,7 +325,12 @@ export async function trainPlsm(
       const recorded = isRecorded(ctx, step);
       const [loss, out] = scope(() => {
         const x = makeBatch(
-          batch.map(([i, alpha]) => set.amplified(i, alpha)),
+          randomMirror(
+            batch.map(([i, alpha]) => set.amplified(i, alpha)),
+            set,
+            flip,
+            rng,
+          ),
           set.inputShape,
           stats,
         );
@@ -366,6 +378,7 @@ export async function trainFusion(
   );
   const schedule = cosineLr(config.lr, { total: total * episodes });
   const rng = new Rng(ctx.seed + 43);
+  const flip = preset.augment.horizontalFlip;
   const history: EpochRecord[] = [];
   for (let epoch = 0; epoch < total; epoch++) {
     const start = performance.now();
@@ -386,7 +399,7 @@ export async function trainFusion(
       const recorded = isRecorded(ctx, step);
       const [loss, out] = scope(() => {
         const x = makeBatch(
-          items.map((i) => set.input(i)),
+          randomMirror(items.map((i) => set.input(i)), set, flip, rng),
           set.inputShape,
           stats,
         );

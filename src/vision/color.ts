@@ -4,7 +4,8 @@
  */
 import { runtime } from "../gpu/runtime.ts";
 import { UniformLayout } from "../gpu/uniforms.ts";
-import { empty, type Tensor } from "../tensor.ts";
+import { add, div, mean, mul } from "../ops/mod.ts";
+import { empty, scope, type Tensor } from "../tensor.ts";
 import { planeLayout } from "./image.ts";
 import graySource from "../../shaders/vision/rgb_to_gray.wgsl" with {
   type: "text",
@@ -49,4 +50,20 @@ export function toGray(image: Tensor, order: ChannelOrder = "rgb"): Tensor {
     shapes: `image ${image.describe()}`,
   });
   return out;
+}
+
+/**
+ * Scales `image` so that its mean equals the mean of `reference` (both in
+ * 0..255, any shape): a global gain correction for lighting flicker and
+ * exposure changes between two frames of a clip, which TV-L1 would
+ * otherwise report as motion. Runs on the GPU without a readback; an
+ * all-zero image is returned unchanged.
+ */
+export function matchBrightness(image: Tensor, reference: Tensor): Tensor {
+  return scope(() => {
+    const target = mean(reference);
+    // The tiny offset keeps an all-black frame finite.
+    const current = add(mean(image), 1e-6);
+    return mul(image, div(target, current));
+  });
 }

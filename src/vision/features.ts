@@ -13,7 +13,7 @@ import { runtime } from "../gpu/runtime.ts";
 import { UniformLayout } from "../gpu/uniforms.ts";
 import { empty, readAll, scope, type Tensor } from "../tensor.ts";
 import { mean, sub } from "../ops/mod.ts";
-import { toGray } from "./color.ts";
+import { matchBrightness, toGray } from "./color.ts";
 import { checkNumber, planeLayout, slicePlanes, stack } from "./image.ts";
 import { grayForFlow } from "./magnify.ts";
 import { tvl1FlowBatch, type Tvl1Options } from "./tvl1.ts";
@@ -234,7 +234,10 @@ export function flowToRgb(flow: Tensor): Tensor {
  * sync. Each candidate costs one TV-L1 flow, so long clips may be
  * subsampled first.
  *
- * With `compensateGlobalMotion` (the default) each flow's mean (u, v) is
+ * With `matchBrightnessFirst` (the default) each candidate's brightness is
+ * first scaled to the onset's mean, so that lighting flicker does not read
+ * as motion. With `compensateGlobalMotion`
+ * (the default) each flow's mean (u, v) is
  * subtracted before the magnitude is taken, so slow head drift, which
  * grows with the distance from the onset, does not pull the estimate to
  * the last frame.
@@ -244,6 +247,7 @@ export async function estimateApexIndex(
   frames: readonly Tensor[],
   tvl1?: Tvl1Options,
   compensateGlobalMotion = true,
+  matchBrightnessFirst = true,
 ): Promise<{ index: number; meanMagnitudes: number[] }> {
   if (frames.length === 0) {
     throw new Error("estimateApexIndex needs at least one candidate frame");
@@ -252,7 +256,13 @@ export async function estimateApexIndex(
     const op = "estimateApexIndex";
     const onsetGray = grayForFlow(onset, op);
     const { height, width } = planeLayout(onsetGray, op);
-    const candidates = stack(frames.map((f) => grayForFlow(f, op)), op);
+    const candidates = stack(
+      frames.map((f) => {
+        const gray = grayForFlow(f, op);
+        return matchBrightnessFirst ? matchBrightness(gray, onsetGray) : gray;
+      }),
+      op,
+    );
     const others = slicePlanes(candidates, 0, frames.length, [
       frames.length,
       height,

@@ -15,7 +15,7 @@ export {
   type ResizeMode,
   type ResizeOptions,
 } from "./resize.ts";
-export { type ChannelOrder, toGray } from "./color.ts";
+export { type ChannelOrder, matchBrightness, toGray } from "./color.ts";
 export {
   alignTo,
   estimateTranslation,

@@ -6,6 +6,7 @@ import {
   type PreprocessSettings,
 } from "../../datasets/preprocess.ts";
 import { loadSmic } from "../../datasets/smic.ts";
+import { middleFrame } from "../../datasets/types.ts";
 import { gpuTest } from "../helpers.ts";
 
 const settings: PreprocessSettings = {
@@ -62,6 +63,33 @@ gpuTest("preprocessing cache recomputes only what changed", async () => {
       e.name.includes(".tmp")
     );
     assert.deepEqual(leftovers, [], "no temporary files remain");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+gpuTest("with no apex candidates the middle frame is the apex", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const data = join(root, "smic");
+    await synthesize("smic", data, { seed: 6, size: 32 });
+    const { clips } = await loadSmic(data, {});
+    const [clip] = clips;
+    const pre = new Preprocessor(
+      { ...settings, apexCandidates: 0 },
+      join(root, "cache"),
+    );
+    const first = await pre.clip(clip, [5]);
+    assert.equal(first.apexSource, "middle");
+    assert.equal(first.apex, middleFrame(clip));
+    const again = await pre.clip(clip, [5]);
+    assert.equal(again.fromCache, 1);
+    assert.equal(again.apexSource, "middle");
+    assert.equal(again.apex, first.apex);
+    // The middle frame is part of the cache key: rewriting it recomputes.
+    const middlePath = clip.framePaths[clip.frameNumbers.indexOf(first.apex)];
+    await Deno.utime(middlePath, new Date(), new Date(Date.now() + 5000));
+    assert.equal((await pre.clip(clip, [5])).fromCache, 0);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

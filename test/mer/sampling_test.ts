@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   balancedFactors,
+  FACTOR_ORDER,
   losoFolds,
   pkBatches,
   sampleEpisode,
@@ -39,9 +40,16 @@ Deno.test("balanced factors favour rare classes", () => {
   // SMIC-HS class counts: negative 70, positive 51, surprise 43.
   const factors = balancedFactors([70, 51, 43], 3);
   assert.deepEqual(factors.map((f) => f.length), [3, 5, 5]);
-  assert.deepEqual(factors[0], [1, 5, 10]);
-  assert.deepEqual(factors[1], [1, 3, 5, 8, 10]);
+  assert.deepEqual(factors[0], [4, 5, 6]);
+  assert.deepEqual(factors[1], [3, 4, 5, 6, 7]);
   for (const f of factors) assert.ok(f.every((a) => a >= 1 && a <= 10));
+  // Amplitude must not hint at the class: every class's copies average
+  // close to the main input's alpha 5, whatever their number.
+  for (let m = 1; m <= 10; m++) {
+    const few = FACTOR_ORDER.slice(0, m);
+    const mean = few.reduce((a, b) => a + b, 0) / few.length;
+    assert.ok(Math.abs(mean - 5) <= 0.5, `${m} factors average ${mean}`);
+  }
   assert.deepEqual(balancedFactors([10, 1], 3)[1].length, 10);
 });
 

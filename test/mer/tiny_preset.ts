@@ -80,6 +80,7 @@ export function syntheticClipSet(
     ids: labels.map((_, i) => `clip${i}`),
     classNames: ["negative", "positive", "surprise"],
     inputShape: shape,
+    horizontalFlowChannel: 0,
     input: (i) => inputs[i],
     amplified: (i, alpha) => inputs[i].map((v) => v * (1 + 0.02 * alpha)),
   };

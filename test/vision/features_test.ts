@@ -9,6 +9,7 @@ import {
   estimateApexIndex,
   flowMagnitude,
   flowToRgb,
+  matchBrightness,
   meanFlowMagnitude,
   motionFeatures,
   toGray,
@@ -287,4 +288,35 @@ gpuTest("estimateApexIndex picks the frame of largest motion", async () => {
   }
   onset.dispose();
   for (const t of tensors) t.dispose();
+});
+
+gpuTest("matchBrightness scales an image to the reference's mean", async () => {
+  const reference = tensor(frame(0, 0, 3), [3, H, W]);
+  const darker = tensor(frame(0, 0, 3).map((v) => v * 0.93), [3, H, W]);
+  const black = tensor(new Float32Array(3 * H * W), [3, H, W]);
+  const [matched, original, zero] = await readAll([
+    matchBrightness(darker, reference),
+    reference,
+    matchBrightness(black, reference),
+  ]);
+  assertClose(matched, original, { atol: 1e-3, rtol: 1e-4 }, "matched");
+  assert.ok(zero.every((v) => v === 0), "an all-black frame stays black");
+  for (const t of [reference, darker, black]) t.dispose();
+});
+
+gpuTest("estimateApexIndex is not fooled by lighting flicker", async () => {
+  // Frame 0 moves a patch by 0.8 px. Frame 1 has no motion but is 6 %
+  // brighter, so without brightness matching it reads as larger motion.
+  const onset = tensor(frame(0, 0, 1), [1, H, W]);
+  const moved = frame(0, 0, 1);
+  const shifted = frame(0.8, 0, 1);
+  for (let y = 8; y < 24; y++) {
+    for (let x = 8; x < 24; x++) moved[y * W + x] = shifted[y * W + x];
+  }
+  const brighter = frame(0, 0, 1).map((v) => v * 1.06);
+  const frames = [tensor(moved, [1, H, W]), tensor(brighter, [1, H, W])];
+  const { index, meanMagnitudes } = await estimateApexIndex(onset, frames);
+  assert.equal(index, 0, `magnitudes ${meanMagnitudes}`);
+  onset.dispose();
+  for (const t of frames) t.dispose();
 });
