@@ -47,7 +47,7 @@ const tvl1 = {
 const seed = 1;
 const dir = await Deno.makeTempDir({ prefix: "mpfnet-apex-" });
 
-/** Raised-cosine activation of the generator, 1 at the apex. */
+/** Returns the generator's raised-cosine activation at `frame`, 1 at the apex. */
 function activation(
   frame: number,
   plan: { onset: number; apex: number; offset: number },

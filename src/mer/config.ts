@@ -102,7 +102,7 @@ export const presetSchema = z.object({
   }),
   /** Training-time augmentation of every stage's batches. */
   augment: z.object({
-    /** Mirror each training input left to right with probability 1/2. */
+    /** Whether each training input is mirrored left to right with probability 1/2. */
     horizontalFlip: z.boolean(),
   }).default({ horizontalFlip: false }),
   pltn: sgd.extend({
@@ -111,8 +111,8 @@ export const presetSchema = z.object({
     samplesPerClass: z.number().int().positive(),
     margin: z.number().positive(),
     /**
-     * Squared Euclidean distances in the triplet loss (the method's
-     * formula) or plain ones (the authors' code).
+     * Whether the triplet loss uses squared Euclidean distances (the
+     * method's formula) or plain ones (the authors' code).
      */
     squaredDistance: z.boolean().default(true),
   }),

@@ -120,8 +120,8 @@ export function mirrorInput(
 
 /**
  * Mirrors each input with probability 1/2 when `enabled` (training-time
- * augmentation); draws from `rng` either way, so a run's sampling does not
- * depend on the setting.
+ * augmentation). It draws from `rng` either way, so a run's sampling does
+ * not depend on the setting.
  */
 export function randomMirror(
   inputs: Float32Array[],

@@ -84,9 +84,9 @@ export function pkBatches(
  * classes with different numbers of copies see the same mean amplitude, and
  * amplitude does not hint at the class. With prefixes spread over 1..10
  * (5, 10, 1, 3, ...), a two-copy class averaged 7.5 and a four-copy class
- * 4.75. Prefixes of different lengths share their factors; the m_c
- * of a class varies slightly between LOSO folds, so sharing keeps the
- * number of distinct preprocessed copies small.
+ * 4.75. Prefixes of different lengths share their factors. The m_c of a
+ * class varies slightly between LOSO folds, so sharing keeps the number of
+ * distinct preprocessed copies small.
  */
 export const FACTOR_ORDER = [5, 4, 6, 3, 7, 2, 8, 1, 9, 10] as const;
 
