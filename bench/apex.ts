@@ -10,40 +10,38 @@
  * offset) and the distance to the true apex in frames.
  */
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { exitOnErrors, parseCommandLine, UsageError } from "../src/util/cli.ts";
 import { synthesize } from "../datasets/mod.ts";
 import { loadSmic } from "../datasets/smic.ts";
 import { planClips, synthSpecs } from "../datasets/synth/plan.ts";
 import { middleFrame } from "../datasets/types.ts";
-import { decodeImage } from "../datasets/images.ts";
-import { noGrad } from "../src/autograd.ts";
 import { initRuntime } from "../src/gpu/runtime.ts";
-import { permute } from "../src/ops/mod.ts";
-import { scope, type Tensor, tensor } from "../src/tensor.ts";
-import { estimateApexIndex, MOTION_TVL1, resize } from "../src/vision/mod.ts";
+import { estimateApexIndex, MOTION_TVL1 } from "../src/vision/mod.ts";
 import { loadPreset } from "../experiments/train.ts";
+import { preprocessorFor } from "../experiments/pipeline.ts";
+import { apexCandidateFrames } from "../datasets/preprocess.ts";
 
-const { values } = parseArgs({
+const USAGE =
+  "Usage: tools/deno run -A bench/apex.ts [--candidates N] [--json]";
+exitOnErrors();
+const { values } = parseCommandLine({
   args: Deno.args,
   options: {
     candidates: { type: "string", default: "6" },
     json: { type: "boolean" },
   },
-});
+}, USAGE);
 const count = Number(values.candidates);
 if (!Number.isInteger(count) || count < 2) {
-  throw new Error(
+  throw new UsageError(
     `Invalid --candidates ${values.candidates}: give a whole number of at least 2`,
   );
 }
 await initRuntime({ log: !values.json });
 const preset = loadPreset("compact");
-const size = preset.preprocess.size;
-const tvl1 = {
-  nscales: preset.preprocess.tvl1.scales,
-  warps: preset.preprocess.tvl1.warps,
-  innerIterations: preset.preprocess.tvl1.innerIterations,
-};
+// Frames are loaded and resized as preprocessing loads them.
+const preprocessor = preprocessorFor("smic", preset);
+const tvl1 = preprocessor.settings.tvl1;
 const seed = 1;
 const dir = await Deno.makeTempDir({ prefix: "mpfnet-apex-" });
 
@@ -59,21 +57,6 @@ function activation(
       : 0.5 - 0.5 * Math.cos(Math.PI * (frame - onset) / (apex - onset));
   }
   return 0.5 + 0.5 * Math.cos(Math.PI * (frame - apex) / (offset - apex));
-}
-
-async function workFrame(path: string): Promise<Tensor> {
-  const image = await decodeImage(path);
-  return noGrad(() =>
-    scope(() =>
-      resize(
-        permute(
-          tensor(image.data, [image.height, image.width, image.channels]),
-          [2, 0, 1],
-        ),
-        { height: size, width: size, mode: "area" },
-      )
-    )
-  );
 }
 
 const rules = ["middle", "estimate", "estimateUnmatched"] as const;
@@ -94,19 +77,10 @@ try {
       );
     }
     const onsetIndex = clip.frameNumbers.indexOf(clip.onset);
-    const span = clip.frameNumbers.indexOf(clip.offset) - onsetIndex;
-    const first = onsetIndex + Math.max(1, Math.round(0.25 * span));
-    const last = onsetIndex + Math.max(1, Math.round(0.75 * span));
-    const n = Math.min(count, last - first + 1);
-    const step = (last - first) / Math.max(n - 1, 1);
-    const candidates = [
-      ...new Set(
-        Array.from({ length: n }, (_, k) => first + Math.round(k * step)),
-      ),
-    ];
-    const onset = await workFrame(clip.framePaths[onsetIndex]);
+    const candidates = apexCandidateFrames(clip, onsetIndex, count);
+    const onset = await preprocessor.workFrame(clip.framePaths[onsetIndex]);
     const frames = await Promise.all(
-      candidates.map((i) => workFrame(clip.framePaths[i])),
+      candidates.map((i) => preprocessor.workFrame(clip.framePaths[i])),
     );
     const chosen: Record<(typeof rules)[number], number> = {
       middle: middleFrame(clip),

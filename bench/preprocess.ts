@@ -4,22 +4,30 @@
  * [smic|casme2|samm] [--preset compact|paper] [--json]`.
  */
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { exitOnErrors, parseCommandLine, UsageError } from "../src/util/cli.ts";
 import { synthesize } from "../datasets/mod.ts";
 import { initRuntime } from "../src/gpu/runtime.ts";
 import { RunLog } from "../src/util/log.ts";
 import { prepareData } from "../experiments/pipeline.ts";
 import { loadPreset } from "../experiments/train.ts";
 
-const { values, positionals } = parseArgs({
+const USAGE = "Usage: tools/deno run -A bench/preprocess.ts " +
+  "[smic|casme2|samm] [--preset compact|paper] [--json]";
+exitOnErrors();
+const { values, positionals } = parseCommandLine({
   args: Deno.args,
   allowPositionals: true,
   options: {
     preset: { type: "string", default: "compact" },
     json: { type: "boolean" },
   },
-});
+}, USAGE);
 const dataset = (positionals[0] ?? "smic") as "smic" | "casme2" | "samm";
+if (!["smic", "casme2", "samm"].includes(dataset)) {
+  throw new UsageError(
+    `Unknown dataset '${dataset}'; use smic, casme2 or samm\n\n${USAGE}`,
+  );
+}
 const rt = await initRuntime({ log: !values.json });
 const preset = loadPreset(values.preset!);
 const dir = await Deno.makeTempDir({ prefix: "mpfnet-bench-" });

@@ -10,7 +10,7 @@
  * `episode` a 3-way 5-shot episode with one query per class through
  * MPFNet-P or -C. Four iterations run; the first compiles the pipelines.
  */
-import { parseArgs } from "node:util";
+import { exitOnErrors, parseCommandLine, UsageError } from "../src/util/cli.ts";
 import { backward } from "../src/autograd.ts";
 import { initRuntime } from "../src/gpu/runtime.ts";
 import { CaI3d } from "../src/mer/ca_i3d.ts";
@@ -26,7 +26,10 @@ import { scope, type Tensor, tensor } from "../src/tensor.ts";
 import { Rng } from "../src/util/rng.ts";
 import { loadPreset } from "../experiments/train.ts";
 
-const { values, positionals } = parseArgs({
+const USAGE = "Usage: tools/deno run -A bench/profile.ts [step|episode] " +
+  "[--batch N] [--preset compact|paper] [--variant c|p] [--iterations N]";
+exitOnErrors();
+const { values, positionals } = parseCommandLine({
   args: Deno.args,
   allowPositionals: true,
   options: {
@@ -35,11 +38,20 @@ const { values, positionals } = parseArgs({
     variant: { type: "string", default: "c" },
     iterations: { type: "string", default: "4" },
   },
-});
+}, USAGE);
 const workload = positionals[0] ?? "step";
 if (workload !== "step" && workload !== "episode") {
-  console.error(`Unknown workload '${workload}'; use step or episode`);
-  Deno.exit(2);
+  throw new UsageError(
+    `Unknown workload '${workload}'; use step or episode\n\n${USAGE}`,
+  );
+}
+for (const flag of ["batch", "iterations"] as const) {
+  const n = Number(values[flag]);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(
+      `--${flag} must be a positive integer, got '${values[flag]}'\n\n${USAGE}`,
+    );
+  }
 }
 const rt = await initRuntime({ profile: true });
 const config = loadPreset(values.preset!).model;

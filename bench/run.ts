@@ -11,7 +11,7 @@
  * To add a case, append a `BenchCase` to `benchCases` (or push one from
  * another module before calling `runBenchmarks`).
  */
-import { parseArgs } from "node:util";
+import { parseCommandLine, runMain, UsageError } from "../src/util/cli.ts";
 import { accumulateInto, backward, requiresGrad } from "../src/autograd.ts";
 import { initRuntime, runtime } from "../src/gpu/runtime.ts";
 import {
@@ -231,7 +231,7 @@ export async function runBenchmarks(options: {
   );
   if (selected.length === 0) {
     const names = benchCases.map((c) => c.name).join(", ");
-    throw new Error(
+    throw new UsageError(
       `No benchmark case matches --filter '${options.filter}'. ` +
         `The cases are: ${names}`,
     );
@@ -256,23 +256,35 @@ export async function runBenchmarks(options: {
   return results;
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
+const USAGE = "Usage: tools/deno task bench [--json] [--filter TEXT] " +
+  "[--runs N] [--warmup N]\n\n" +
+  "Times every benchmark case (those whose name contains TEXT) and prints\n" +
+  "the median of N runs after the warm-up runs (default 5 and 2).";
+
+async function main(args: string[]): Promise<number> {
+  const { values } = parseCommandLine({
+    args,
     options: {
+      help: { type: "boolean", short: "h" },
       json: { type: "boolean", default: false },
       filter: { type: "string" },
       runs: { type: "string", default: "5" },
       warmup: { type: "string", default: "2" },
     },
-  });
+  }, USAGE);
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const runs = Number(values.runs);
   const warmup = Number(values.warmup);
   if (!Number.isInteger(runs) || runs < 1) {
-    throw new Error(`--runs must be a positive integer, got '${values.runs}'`);
+    throw new UsageError(
+      `--runs must be a positive integer, got '${values.runs}'\n\n${USAGE}`,
+    );
   }
   if (!Number.isInteger(warmup) || warmup < 0) {
-    throw new Error(
+    throw new UsageError(
       `--warmup must be a non-negative integer, got '${values.warmup}'`,
     );
   }
@@ -282,4 +294,7 @@ if (import.meta.main) {
     runs,
     warmup,
   });
+  return 0;
 }
+
+if (import.meta.main) await runMain(() => main(Deno.args));

@@ -112,6 +112,30 @@ function frameIndex(record: ClipRecord, frameNumber: number): number {
   return index;
 }
 
+/**
+ * The frames among which the apex is estimated when a clip has none: up to
+ * `count` frame indices spread evenly over the central half of the onset to
+ * offset span (the onset alone when the span is empty).
+ */
+export function apexCandidateFrames(
+  record: ClipRecord,
+  onsetIndex: number,
+  count: number,
+): number[] {
+  const offsetIndex = frameIndex(record, record.offset);
+  const span = offsetIndex - onsetIndex;
+  if (span < 1) return [onsetIndex];
+  const first = onsetIndex + Math.max(1, Math.round(0.25 * span));
+  const last = onsetIndex + Math.max(1, Math.round(0.75 * span));
+  const n = Math.min(count, last - first + 1);
+  const step = (last - first) / Math.max(n - 1, 1);
+  return [
+    ...new Set(
+      Array.from({ length: n }, (_, k) => first + Math.round(k * step)),
+    ),
+  ];
+}
+
 /** Returns the clip's frame number closest to `frame` (the earlier on a tie). */
 function nearestFrame(record: ClipRecord, frame: number): number {
   return record.frameNumbers.reduce((best, f) =>
@@ -210,10 +234,10 @@ export class Preprocessor {
     if (missing.length === 0) {
       return { byAlpha, apex, apexSource, fromCache: alphas.length };
     }
-    const onset = await this.#workFrame(record.framePaths[onsetIndex]);
+    const onset = await this.workFrame(record.framePaths[onsetIndex]);
     if (!fixedApex) {
       const frames = await Promise.all(
-        candidates.map((i) => this.#workFrame(record.framePaths[i])),
+        candidates.map((i) => this.workFrame(record.framePaths[i])),
       );
       const { index, meanMagnitudes } = await estimateApexIndex(
         onset,
@@ -232,7 +256,7 @@ export class Preprocessor {
         new TextEncoder().encode(JSON.stringify({ apex, apexSource })),
       );
     }
-    const apexFrame = await this.#workFrame(
+    const apexFrame = await this.workFrame(
       record.framePaths[frameIndex(record, apex)],
     );
     const outputs = noGrad(() =>
@@ -307,10 +331,10 @@ export class Preprocessor {
    * picture, with the direction as hue and the normalised magnitude as value.
    */
   async flowPicture(record: ClipRecord, apex: number): Promise<DecodedImage> {
-    const onset = await this.#workFrame(
+    const onset = await this.workFrame(
       record.framePaths[frameIndex(record, record.onset)],
     );
-    const apexFrame = await this.#workFrame(
+    const apexFrame = await this.workFrame(
       record.framePaths[frameIndex(record, apex)],
     );
     const picture = noGrad(() =>
@@ -355,22 +379,15 @@ export class Preprocessor {
    */
   #apexCandidates(record: ClipRecord, onsetIndex: number): number[] {
     if (record.apex !== null || this.settings.apexCandidates === 0) return [];
-    const offsetIndex = frameIndex(record, record.offset);
-    const span = offsetIndex - onsetIndex;
-    if (span < 1) return [onsetIndex];
-    const first = onsetIndex + Math.max(1, Math.round(0.25 * span));
-    const last = onsetIndex + Math.max(1, Math.round(0.75 * span));
-    const count = Math.min(this.settings.apexCandidates, last - first + 1);
-    const step = (last - first) / Math.max(count - 1, 1);
-    return [
-      ...new Set(
-        Array.from({ length: count }, (_, k) => first + Math.round(k * step)),
-      ),
-    ];
+    return apexCandidateFrames(
+      record,
+      onsetIndex,
+      this.settings.apexCandidates,
+    );
   }
 
   /** A frame resized (area) to the working size. */
-  async #workFrame(path: string): Promise<Tensor> {
+  async workFrame(path: string): Promise<Tensor> {
     const frame = await loadFrame(path);
     const size = this.settings.workSize;
     if (frame.shape[1] === size && frame.shape[2] === size) return frame;

@@ -5,7 +5,7 @@
  * serves the notebook folder on 127.0.0.1 only.
  */
 import { dirname, extname, join, resolve, sep } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine, runMain } from "../src/util/cli.ts";
 
 export const NOTEBOOK_ROOT = resolve(import.meta.dirname!, "../notebook");
 export const DEFAULT_PORT = 8765;
@@ -149,21 +149,20 @@ export function serveNotebook(
 }
 
 export async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const usage = "Usage: tools/deno task notebook [--port N] [--no-build]\n\n" +
+    "Bundles notebook/main.ts into notebook/dist/ and serves the notebook\n" +
+    `on http://${HOSTNAME}:PORT/ (default port ${DEFAULT_PORT}; 0 picks a free one).\n` +
+    "--no-build serves the existing bundle.";
+  const { values } = parseCommandLine({
     args,
     options: {
       port: { type: "string", default: String(DEFAULT_PORT) },
       "no-build": { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
-  });
+  }, usage);
   if (values.help) {
-    console.log(
-      "Usage: tools/deno task notebook [--port N] [--no-build]\n\n" +
-        "Bundles notebook/main.ts into notebook/dist/ and serves the notebook\n" +
-        `on http://${HOSTNAME}:PORT/ (default port ${DEFAULT_PORT}; 0 picks a free one).\n` +
-        "--no-build serves the existing bundle.",
-    );
+    console.log(usage);
     return 0;
   }
   const port = Number(values.port);
@@ -190,4 +189,4 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runMain(() => main(Deno.args));

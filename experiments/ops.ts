@@ -5,7 +5,7 @@
  *   tools/deno task ops          a table
  *   tools/deno task ops --json   one JSON object per operator
  */
-import { parseArgs } from "node:util";
+import { parseCommandLine, runMain } from "../src/util/cli.ts";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { listOps } from "../src/ops/mod.ts";
@@ -41,19 +41,20 @@ export function opCoverage(): OpCoverage[] {
   }));
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
+/** Prints the coverage table (or JSON lines with --json). */
+export function main(args: string[]): number {
+  const usage =
+    "Usage: tools/deno task ops [--json]\n\nLists every operator's coverage.";
+  const { values } = parseCommandLine({
+    args,
     options: {
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
-  });
+  }, usage);
   if (values.help) {
-    console.log(
-      "Usage: tools/deno task ops [--json]\n\nLists every operator's coverage.",
-    );
-    Deno.exit(0);
+    console.log(usage);
+    return 0;
   }
   const rows = opCoverage();
   if (values.json) {
@@ -74,4 +75,7 @@ if (import.meta.main) {
     );
     console.log(`${rows.length} operators, ${missing.length} with a gap`);
   }
+  return 0;
 }
+
+if (import.meta.main) await runMain(() => Promise.resolve(main(Deno.args)));

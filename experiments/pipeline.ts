@@ -197,6 +197,11 @@ export async function prepareData(
     subjects?: number;
     skipInvalid?: boolean;
     sheet?: string;
+    /**
+     * Called with the subject of every clip once the dataset is loaded and
+     * before preprocessing starts, to reject options that do not fit it.
+     */
+    checkSubjects?: (subjects: string[]) => void;
   },
   log: RunLog,
 ): Promise<PreparedData> {
@@ -219,6 +224,7 @@ export async function prepareData(
   const classNames = [...new Set(load.clips.map((r) => r.label))].sort();
   const labels = records.map((r) => classNames.indexOf(r.label));
   const subjects = records.map((r) => r.subject);
+  options.checkSubjects?.(subjects);
   log.line(
     `preprocess: start, ${records.length} clips of ${
       new Set(subjects).size

@@ -6,7 +6,7 @@
  * class probabilities and writes the clip's onset-to-apex flow as a PNG.
  */
 import { basename, join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine, runMain } from "../src/util/cli.ts";
 import { encodePng } from "../datasets/images.ts";
 import type { ClipRecord } from "../datasets/types.ts";
 import { initRuntime } from "../src/gpu/runtime.ts";
@@ -104,7 +104,7 @@ async function clipRecord(
 }
 
 export async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args,
     allowPositionals: true,
     options: {
@@ -114,7 +114,7 @@ export async function main(args: string[]): Promise<number> {
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
-  });
+  }, USAGE);
   if (values.help || positionals.length !== 2) {
     console.log(USAGE);
     return values.help ? 0 : 2;
@@ -250,6 +250,4 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
-}
+if (import.meta.main) await runMain(() => main(Deno.args));

@@ -5,20 +5,22 @@
  * their folds/<K>/ folders into one run folder first.
  */
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine, runMain } from "../src/util/cli.ts";
 import { type RunInfo, writeReport } from "../src/mer/report.ts";
 import { collectFolds, firstGradients, type RunConfig } from "./train.ts";
 
+const USAGE = "Usage: tools/deno task report RUN\n\n" +
+  "Writes RUN/metrics.json, RUN/report.md and RUN/plots/ from " +
+  "RUN/folds/*/predictions.json.";
+
 export async function main(args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
+  const { positionals, values } = parseCommandLine({
     args,
     allowPositionals: true,
     options: { help: { type: "boolean", short: "h" } },
-  });
+  }, USAGE);
   if (values.help || positionals.length !== 1) {
-    console.log(
-      "Usage: tools/deno task report RUN\n\nWrites RUN/metrics.json, RUN/report.md and RUN/plots/ from RUN/folds/*/predictions.json.",
-    );
+    console.log(USAGE);
     return values.help ? 0 : 2;
   }
   const runDir = positionals[0];
@@ -95,6 +97,4 @@ function inferClassNames(config: RunConfig): string[] {
     : ["disgust", "happiness", "others", "repression", "surprise"];
 }
 
-if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
-}
+if (import.meta.main) await runMain(() => main(Deno.args));

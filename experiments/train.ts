@@ -185,6 +185,19 @@ async function createRun(
   return { runDir, config };
 }
 
+/** Rejects a --fold index that the dataset's subjects do not have. */
+function checkFolds(wanted: number[] | undefined, subjects: string[]): void {
+  const count = losoFolds(subjects).length;
+  for (const k of wanted ?? []) {
+    if (k >= count) {
+      throw new Error(
+        `--fold ${k} does not exist: this dataset has ${count} subjects, so ` +
+          `folds 0..${count - 1}; pick folds in that range`,
+      );
+    }
+  }
+}
+
 async function run(
   requested: TrainOptions,
   args: string[],
@@ -223,18 +236,10 @@ async function run(
     subjects: options.smoke ? 3 : undefined,
     skipInvalid: options.skipInvalid,
     sheet: options.sheet,
+    checkSubjects: (subjects) => checkFolds(options.folds, subjects),
   }, log);
   const folds = losoFolds(data.set.subjects);
   const wanted = options.folds ?? folds.map((f) => f.index);
-  for (const k of wanted) {
-    if (k >= folds.length) {
-      throw new Error(
-        `--fold ${k} does not exist: this dataset has folds 0..${
-          folds.length - 1
-        }`,
-      );
-    }
-  }
   const results: FoldResult[] = [];
   for (const fold of folds.filter((f) => wanted.includes(f.index))) {
     results.push(

@@ -3,6 +3,7 @@
  * option's help line gives its unit and default.
  */
 import { parseArgs } from "node:util";
+import { attachNegativeNumbers } from "../src/util/cli.ts";
 import { z } from "zod";
 
 export const DATASETS = ["smic", "casme2", "samm", "megc2019"] as const;
@@ -136,30 +137,32 @@ function parseNumber(
   return n;
 }
 
+const ARG_OPTIONS = {
+  data: { type: "string" },
+  preset: { type: "string" },
+  variant: { type: "string" },
+  "no-prior": { type: "string" },
+  features: { type: "string" },
+  classes: { type: "string" },
+  fold: { type: "string" },
+  seed: { type: "string" },
+  gamma: { type: "string" },
+  out: { type: "string" },
+  resume: { type: "string" },
+  smoke: { type: "boolean" },
+  strict: { type: "boolean" },
+  "skip-invalid": { type: "boolean" },
+  "record-gradients": { type: "string" },
+  sheet: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 /** Parses and validates argv; throws with a message naming the option and the fix. */
 export function parseTrainOptions(args: string[]): TrainOptions | "help" {
   const { values, positionals } = parseArgs({
-    args,
+    args: attachNegativeNumbers(args, ARG_OPTIONS),
     allowPositionals: true,
-    options: {
-      data: { type: "string" },
-      preset: { type: "string" },
-      variant: { type: "string" },
-      "no-prior": { type: "string" },
-      features: { type: "string" },
-      classes: { type: "string" },
-      fold: { type: "string" },
-      seed: { type: "string" },
-      gamma: { type: "string" },
-      out: { type: "string" },
-      resume: { type: "string" },
-      smoke: { type: "boolean" },
-      strict: { type: "boolean" },
-      "skip-invalid": { type: "boolean" },
-      "record-gradients": { type: "string" },
-      sheet: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
+    options: ARG_OPTIONS,
   });
   if (values.help) return "help";
   if (positionals.length !== 1) {
@@ -169,7 +172,7 @@ export function parseTrainOptions(args: string[]): TrainOptions | "help" {
     );
   }
   const folds = values.fold?.split(",").map((k) => parseNumber("--fold", k)!);
-  const parsed = trainOptionsSchema.safeParse({
+  const raw: Record<string, unknown> = {
     dataset: positionals[0],
     data: values.data,
     preset: values.preset,
@@ -190,7 +193,8 @@ export function parseTrainOptions(args: string[]): TrainOptions | "help" {
       values["record-gradients"],
     ),
     sheet: values.sheet,
-  });
+  };
+  const parsed = trainOptionsSchema.safeParse(raw);
   if (!parsed.success) {
     const flags: Record<string, string> = {
       noPrior: "--no-prior",
@@ -201,7 +205,16 @@ export function parseTrainOptions(args: string[]): TrainOptions | "help" {
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? "");
       const flag = key === "dataset" ? "dataset" : flags[key] ?? `--${key}`;
-      return `${flag}: ${issue.message}`;
+      let given: unknown = raw[key];
+      for (const step of issue.path.slice(1)) {
+        given = (given as Record<PropertyKey, unknown> | undefined)?.[
+          step as PropertyKey
+        ];
+      }
+      const shown = given === undefined
+        ? ""
+        : ` (got ${JSON.stringify(given)})`;
+      return `${flag}: ${issue.message}${shown}`;
     });
     throw new Error(
       `Invalid options (see --help):\n  ${problems.join("\n  ")}`,

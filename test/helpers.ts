@@ -58,3 +58,30 @@ export function assertClose(
     );
   }
 }
+
+/** Output of a script run by `runScript`. */
+export interface ScriptOutput {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `deno run -A` with `args` (the script first, relative to the
+ * repository root) in the repository root, without colours.
+ */
+export async function runScript(args: string[]): Promise<ScriptOutput> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...args],
+    cwd: new URL("../", import.meta.url),
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runScript } from "../helpers.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -12,18 +13,8 @@ const script = fileURLToPath(
   new URL("../../experiments/data.ts", import.meta.url),
 );
 
-async function runData(...args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return {
-    code: output.code,
-    stdout: new TextDecoder().decode(output.stdout),
-    stderr: new TextDecoder().decode(output.stderr),
-  };
+function runData(...args: string[]) {
+  return runScript([script, ...args]);
 }
 
 Deno.test("data summary prints json counts", async () => {

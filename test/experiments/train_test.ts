@@ -1,25 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { runScript } from "../helpers.ts";
 
-const root = new URL("../../", import.meta.url);
-
-async function deno(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
+const deno = runScript;
 
 Deno.test("train help lists every option", async () => {
   const { code, stdout } = await deno(["experiments/train.ts", "--help"]);
@@ -59,6 +42,11 @@ Deno.test("train rejects bad options", async () => {
   const seed = await deno(["experiments/train.ts", "smic", "--seed", "x1"]);
   assert.equal(seed.code, 2);
   assert.match(seed.stderr, /--seed expects a number, got 'x1'/);
+
+  // A negative number after its option reaches the range check.
+  const negative = await deno(["experiments/train.ts", "smic", "--seed", "-1"]);
+  assert.equal(negative.code, 2);
+  assert.match(negative.stderr, /--seed: .*>=0 \(got -1\)/);
 });
 
 Deno.test("train reports a missing or malformed dataset", async () => {
@@ -118,6 +106,25 @@ Deno.test({
       assert.equal(synth.code, 0, synth.stderr);
 
       const out = join(dir, "runs");
+      // A fold the smoke set lacks is rejected before preprocessing starts.
+      const missingFold = await deno([
+        "experiments/train.ts",
+        "smic",
+        "--data",
+        data,
+        "--smoke",
+        "--fold",
+        "1,7",
+        "--out",
+        join(dir, "rejected"),
+      ]);
+      assert.equal(missingFold.code, 1);
+      assert.match(
+        missingFold.stderr,
+        /--fold 7 does not exist: this dataset has 3 subjects, so folds 0\.\.2/,
+      );
+      assert.doesNotMatch(missingFold.stderr, /preprocess: start/);
+
       const run = await deno([
         "experiments/train.ts",
         "smic",
