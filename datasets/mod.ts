@@ -52,20 +52,63 @@ export type DatasetLoadOptions = LoadOptions & {
   framesDir?: string;
 };
 
-/** Loads any of the datasets from its folder. */
-export function loadDataset(
+/** The folder layout each loader reads, for error messages. */
+const EXPECTED_LAYOUT: Record<LoadableDataset, string> = {
+  smic: "SMIC_all_cropped/HS/s1/micro/negative/<clip>/<frames> " +
+    "(or the raw layout, or HS/s1/... directly)",
+  casme2: "Cropped/sub01/EP02_01f/<frames> and the CASME II coding sheet " +
+    "(.xlsx)",
+  samm: "<subject, e.g. 006>/006_1_2/<frames> and the SAMM coding sheet " +
+    "(.xlsx)",
+  megc2019: "the SMIC, CASME II and SAMM folders side by side, each in its " +
+    "own layout",
+};
+
+/**
+ * Loads any of the datasets from its folder. A folder in which no clip is
+ * found raises a DatasetError that lists the loader's warnings.
+ */
+export async function loadDataset(
   dataset: LoadableDataset,
   root: string,
   options: DatasetLoadOptions = {},
+): Promise<LoadResult> {
+  const result = await loadAnyDataset(dataset, root, options);
+  if (result.clips.length === 0) {
+    const reasons = [
+      ...result.warnings,
+      ...result.skipped.map((s) => `skipped ${s.clip}: ${s.reason}`),
+    ];
+    throw new DatasetError(
+      `No ${dataset} clips found in ${root}` +
+        (reasons.length > 0 ? `: ${reasons.slice(0, 5).join("; ")}` : "") +
+        (reasons.length > 5 ? ` (and ${reasons.length - 5} more)` : "") +
+        `. Expected ${EXPECTED_LAYOUT[dataset]}`,
+    );
+  }
+  return result;
+}
+
+function loadAnyDataset(
+  dataset: LoadableDataset,
+  root: string,
+  options: DatasetLoadOptions,
 ): Promise<LoadResult> {
   const { sheet, framesDir, ...common } = options;
   if (
     (sheet !== undefined || framesDir !== undefined) &&
     (dataset === "smic" || dataset === "megc2019")
   ) {
+    const extraOptions = [
+      ...(sheet !== undefined ? ["sheet (--sheet)"] : []),
+      ...(framesDir !== undefined ? ["framesDir (--frames)"] : []),
+    ];
     throw new DatasetError(
-      `sheet (--sheet) and framesDir (--frames) apply to casme2 and samm, ` +
-        `not to ${dataset}`,
+      `${extraOptions.join(" and ")} ${
+        extraOptions.length > 1 ? "apply" : "applies"
+      } ` +
+        `to casme2 and samm, not to ${dataset}; leave ` +
+        `${extraOptions.length > 1 ? "them" : "it"} out`,
     );
   }
   switch (dataset) {

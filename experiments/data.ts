@@ -53,10 +53,14 @@ const summaryOptionsSchema = z.object({
 const synthOptionsSchema = z.object({
   dataset: z.enum([...synthDatasets, "megc2019"]),
   out: z.string().min(1, "--out DIR is required"),
-  seed: z.string().regex(/^\d+$/, "--seed must be a whole number")
-    .transform(Number),
+  seed: z.string()
+    .min(1, {
+      error: "--seed N is required (a whole number >= 0)",
+      abort: true,
+    })
+    .regex(/^\d+$/, "--seed must be a whole number >= 0").transform(Number),
   size: z.string().regex(/^\d+$/, "--size must be a whole number of pixels")
-    .transform(Number),
+    .transform(Number).refine((n) => n >= 16, "--size must be at least 16 px"),
   overwrite: z.boolean(),
 });
 

@@ -53,7 +53,12 @@ async function clipRecord(
         });
       }
     }
-  } catch {
+  } catch (error) {
+    if (error instanceof Deno.errors.NotADirectory) {
+      throw new Error(
+        `${folder} is a file; CLIP must be the folder of the clip's frame images`,
+      );
+    }
     throw new Error(
       `Clip folder ${folder} not found; CLIP must be a folder of frame images`,
     );

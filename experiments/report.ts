@@ -7,7 +7,13 @@
 import { join } from "node:path";
 import { parseCommandLine, runMain } from "../src/util/cli.ts";
 import { type RunInfo, writeReport } from "../src/mer/report.ts";
-import { collectFolds, firstGradients, type RunConfig } from "./train.ts";
+import {
+  collectFolds,
+  firstGradients,
+  readSessions,
+  type RunConfig,
+  sessionTotals,
+} from "./train.ts";
 
 const USAGE = "Usage: tools/deno task report RUN\n\n" +
   "Writes RUN/metrics.json, RUN/report.md and RUN/plots/ from " +
@@ -53,6 +59,11 @@ export async function main(args: string[]): Promise<number> {
     // First report of this run folder.
   }
   const subjects = previous.totalFolds;
+  // Folds copied from other machines bring no session records, so their
+  // data source is read from the folds as well.
+  const sessions = await readSessions(runDir);
+  const synthetic = sessions.some((s) => s.synthetic) ||
+    folds.some((f) => f.synthetic === true) || previous.synthetic === true;
   const info: RunInfo = {
     dataset: config.options.dataset,
     variant: config.options.variant,
@@ -60,13 +71,9 @@ export async function main(args: string[]): Promise<number> {
     classNames: previous.classNames ?? inferClassNames(config),
     totalFolds: subjects ?? folds.length,
     command: config.command,
-    adapter: previous.adapter ?? "not recorded",
-    seconds: folds.reduce(
-      (s, f) => s + Object.values(f.seconds).reduce((a, b) => a + b, 0),
-      0,
-    ),
-    preprocessSeconds: previous.preprocessSeconds ?? 0,
-    synthetic: previous.synthetic ?? false,
+    ...sessionTotals(sessions),
+    synthetic,
+    smoke: config.options.smoke ?? false,
   };
   const metrics = await writeReport(
     runDir,

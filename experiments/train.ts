@@ -130,6 +130,13 @@ async function resumeRun(
   runDir: string,
 ): Promise<OpenedRun & { ignored: string[] }> {
   const config = await readRunConfig(runDir);
+  if (requested.dataset !== config.options.dataset) {
+    throw new Error(
+      `${runDir} is a ${config.options.dataset} run, but the command names ` +
+        `${requested.dataset}; resume it with tools/deno task train ` +
+        `${config.options.dataset} --resume ${runDir}`,
+    );
+  }
   if (requested.folds) config.options.folds = requested.folds;
   const defaults = trainOptionsSchema.parse({ dataset: requested.dataset });
   const ignored: string[] = [];
@@ -164,7 +171,14 @@ async function createRun(
   preset.model.inputChannels =
     { flow: 2, diff: 3, both: 5 }[requested.features];
 
-  await Deno.mkdir(requested.out, { recursive: true });
+  try {
+    await Deno.mkdir(requested.out, { recursive: true });
+  } catch (error) {
+    throw new Error(
+      `Cannot create the run folder ${requested.out} (--out): ` +
+        `${(error as Error).message}; pass a writable folder with --out`,
+    );
+  }
   const smoke = requested.smoke ? "-smoke" : "";
   const runDir = await createRunDir(
     join(
@@ -185,8 +199,19 @@ async function createRun(
   return { runDir, config };
 }
 
-/** Rejects a --fold index that the dataset's subjects do not have. */
+/**
+ * Rejects a dataset with fewer than 2 subjects, which leaves no training
+ * clips for leave-one-subject-out, and a --fold index it does not have.
+ */
 function checkFolds(wanted: number[] | undefined, subjects: string[]): void {
+  const distinct = [...new Set(subjects)];
+  if (distinct.length < 2) {
+    throw new Error(
+      `Leave-one-subject-out needs clips of at least 2 subjects, found ` +
+        `${distinct.length} (${distinct.join(", ") || "none"}); add subjects ` +
+        "to the dataset folder",
+    );
+  }
   const count = losoFolds(subjects).length;
   for (const k of wanted ?? []) {
     if (k >= count) {
@@ -240,6 +265,24 @@ async function run(
   }, log);
   const folds = losoFolds(data.set.subjects);
   const wanted = options.folds ?? folds.map((f) => f.index);
+  const adapter =
+    `${rt.adapter.description} (fallback ${rt.adapter.isFallbackAdapter}, ${rt.adapter.backend})`;
+  const session = join(
+    runDir,
+    "sessions",
+    `${new Date().toISOString().replace(/[:.]/g, "-")}-${Deno.pid}.json`,
+  );
+  const trained: number[] = [];
+  const saveSession = () =>
+    writeSession(session, {
+      seconds: (performance.now() - started) / 1000,
+      preprocessSeconds: data.seconds,
+      folds: trained,
+      adapter,
+      synthetic: location.synthetic,
+      smoke: options.smoke,
+    });
+  await saveSession();
   const results: FoldResult[] = [];
   for (const fold of folds.filter((f) => wanted.includes(f.index))) {
     results.push(
@@ -252,11 +295,15 @@ async function run(
         epochScale: 1,
         runDir,
         recordGradients: options.recordGradients,
+        synthetic: location.synthetic,
         log: (line) => log.line(line),
         progress: (label, done, total) => log.progress(label, done, total),
       }),
     );
+    trained.push(fold.index);
+    await saveSession();
   }
+  const sessions = await readSessions(runDir);
   const info: RunInfo = {
     dataset: options.dataset,
     variant: options.variant,
@@ -264,11 +311,9 @@ async function run(
     classNames: data.set.classNames,
     totalFolds: folds.length,
     command: config.command,
-    adapter:
-      `${rt.adapter.description} (fallback ${rt.adapter.isFallbackAdapter}, ${rt.adapter.backend})`,
-    seconds: (performance.now() - started) / 1000,
-    preprocessSeconds: data.seconds,
+    ...sessionTotals(sessions),
     synthetic: location.synthetic,
+    smoke: options.smoke,
   };
   const all = await collectFolds(runDir);
   const metrics = await writeReport(
@@ -285,7 +330,9 @@ async function run(
       `F1 ${m.weightedF1.toFixed(3)}, UF1 ${m.uf1.toFixed(3)}, UAR ${
         m.uar.toFixed(3)
       }, ` +
-      `${info.seconds.toFixed(0)} s; report ${join(runDir, "report.md")}`,
+      `${((performance.now() - started) / 1000).toFixed(0)} s; report ${
+        join(runDir, "report.md")
+      }`,
   );
   return 0;
 }
@@ -310,6 +357,69 @@ export async function firstGradients(
     }
   }
   return undefined;
+}
+
+/**
+ * Record of one invocation of train on a run folder (the first run or a
+ * resume), rewritten after preprocessing and after every fold, so that the
+ * time of a killed session is kept up to its last finished fold.
+ */
+export interface SessionRecord {
+  /** Wall time of the session so far. */
+  seconds: number;
+  preprocessSeconds: number;
+  /** Folds this session trained (not those it loaded). */
+  folds: number[];
+  adapter: string;
+  synthetic: boolean;
+  smoke: boolean;
+}
+
+async function writeSession(path: string, record: SessionRecord) {
+  await Deno.mkdir(join(path, ".."), { recursive: true });
+  await writeAtomically(
+    path,
+    new TextEncoder().encode(JSON.stringify(record, null, 2) + "\n"),
+  );
+}
+
+/** Reads every session record of a run folder (RUN/sessions/*.json). */
+export async function readSessions(runDir: string): Promise<SessionRecord[]> {
+  const dir = join(runDir, "sessions");
+  const records: SessionRecord[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.isFile || !entry.name.endsWith(".json")) continue;
+      const path = join(dir, entry.name);
+      try {
+        records.push(JSON.parse(await Deno.readTextFile(path)));
+      } catch (error) {
+        throw new Error(
+          `${path} is unreadable (${(error as Error).message}); delete it ` +
+            "and the report leaves that session's time out",
+        );
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return records;
+}
+
+/** Sums the time of the sessions and lists their adapters. */
+export function sessionTotals(
+  sessions: SessionRecord[],
+): Pick<RunInfo, "seconds" | "preprocessSeconds" | "sessions" | "adapter"> {
+  const adapters = [...new Set(sessions.map((s) => s.adapter))];
+  return {
+    seconds: sessions.reduce((sum, s) => sum + s.seconds, 0),
+    preprocessSeconds: sessions.reduce(
+      (sum, s) => sum + s.preprocessSeconds,
+      0,
+    ),
+    sessions: sessions.length,
+    adapter: adapters.length > 0 ? adapters.join("; ") : "not recorded",
+  };
 }
 
 /** Reads the result of every finished fold in a run folder. */

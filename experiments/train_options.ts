@@ -49,7 +49,8 @@ export const OPTION_HELP: OptionHelp[] = [
   { flag: "--seed N", help: "random seed (default: 0)" },
   {
     flag: "--gamma X",
-    help: "weight of the AFE similarity in MPFNet-P (default: 0.7)",
+    help:
+      "weight of the AFE similarity in MPFNet-P, a number >= 0; ignored by MPFNet-C (default: 0.7)",
   },
   { flag: "--out DIR", help: "parent folder of run folders (default: runs)" },
   {
@@ -58,7 +59,8 @@ export const OPTION_HELP: OptionHelp[] = [
   },
   {
     flag: "--smoke",
-    help: "3 subjects, one short epoch per stage: a quick end-to-end check",
+    help:
+      "the 3 smallest subjects, one short epoch per stage: an end-to-end check of under a minute on a 2-core CPU",
   },
   {
     flag: "--strict",
@@ -131,7 +133,9 @@ function parseNumber(
 ): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) {
+  // Number() also reads hexadecimal and binary ("0x10"), which no option means.
+  const decimal = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(value.trim());
+  if (!decimal || !Number.isFinite(n)) {
     throw new Error(`Option ${flag} expects a number, got '${value}'`);
   }
   return n;

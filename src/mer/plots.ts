@@ -30,31 +30,52 @@ export interface CurvePoint extends EpochRecord {
   fold: number;
 }
 
-/** Loss (or accuracy) per epoch, one line per fold, one panel per stage. */
+const STAGES = ["pltn", "plsm", "fusion"] as const;
+
+/**
+ * Plots loss (or accuracy) per epoch, one panel per stage: a thin grey line
+ * per fold and a black line for the mean over the folds. Stages without
+ * values (PLTN has no accuracy) get no panel.
+ */
 export function trainingCurves(
   points: CurvePoint[],
   metric: "loss" | "accuracy",
 ): string {
   const data = points.filter((p) => metric === "loss" || p.accuracy !== null)
     .map((p) => ({
-      ...p,
+      stage: p.stage,
+      fold: p.fold,
       epoch: p.epoch + 1,
-      value: metric === "loss" ? p.loss : p.accuracy,
+      value: (metric === "loss" ? p.loss : p.accuracy) as number,
     }));
+  const means = [...Map.groupBy(data, (d) => `${d.stage} ${d.epoch}`).values()]
+    .map((group) => ({
+      stage: group[0].stage,
+      epoch: group[0].epoch,
+      value: group.reduce((sum, d) => sum + d.value, 0) / group.length,
+    }));
+  const stages = STAGES.filter((stage) => data.some((d) => d.stage === stage));
+  const epochs = Math.max(1, ...data.map((d) => d.epoch));
+  const folds = new Set(data.map((d) => d.fold)).size;
+  const label = `${metric === "loss" ? "loss" : "training accuracy"} ` +
+    `(grey: each of ${folds} folds, black: mean)`;
   return serialize(
     Plot.plot({
       document: document(),
       width: 760,
-      height: 260,
+      height: 280,
       marginLeft: 50,
-      fx: { label: "stage", domain: ["pltn", "plsm", "fusion"] },
-      x: { label: "epoch" },
+      fx: { label: "stage", domain: stages },
+      x: {
+        label: "epoch",
+        ticks: Array.from({ length: epochs }, (_, i) => i + 1),
+        tickFormat: "d",
+      },
       y: {
-        label: metric,
+        label,
         grid: true,
         ...(metric === "accuracy" ? { domain: [0, 1] } : {}),
       },
-      color: { legend: false },
       marks: [
         Plot.frame({ stroke: "#ccc" }),
         Plot.lineY(data, {
@@ -62,17 +83,25 @@ export function trainingCurves(
           x: "epoch",
           y: "value",
           z: "fold",
-          stroke: "fold",
-          strokeOpacity: 0.6,
+          stroke: "#999",
+          strokeOpacity: 0.5,
         }),
         // Dots keep a single-epoch stage visible.
         Plot.dot(data, {
           fx: "stage",
           x: "epoch",
           y: "value",
-          fill: "fold",
-          r: 2,
+          fill: "#999",
+          r: 1.5,
         }),
+        Plot.lineY(means, {
+          fx: "stage",
+          x: "epoch",
+          y: "value",
+          stroke: "black",
+          strokeWidth: 2,
+        }),
+        Plot.dot(means, { fx: "stage", x: "epoch", y: "value", fill: "black" }),
       ],
     }),
   );

@@ -38,6 +38,8 @@ export interface ProtocolOptions {
   runDir: string;
   /** Record per-layer gradient statistics every N steps (0: off). */
   recordGradients?: number;
+  /** Whether the clips come from the generated synthetic stand-in. */
+  synthetic?: boolean;
   log: (line: string) => void;
   progress?: (label: string, done: number, total: number) => void;
 }
@@ -48,6 +50,8 @@ export interface FoldResult {
   predictions: Prediction[];
   history: EpochRecord[];
   seconds: Record<string, number>;
+  /** Whether the fold was trained on the synthetic stand-in (absent in older runs). */
+  synthetic?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -163,6 +167,8 @@ export async function runFold(
         seconds.pltn.toFixed(1)
       } s`,
     );
+  } else if (skip !== "pltn" && skip !== "both") {
+    log(`fold ${fold.index} pltn: reused ${pltnPath} from an earlier session`);
   }
 
   const plsmPath = join(dir, "plsm.safetensors");
@@ -188,6 +194,8 @@ export async function runFold(
       `fold ${fold.index} plsm: end, loss ${last.loss.toFixed(4)}, accuracy ` +
         `${last.accuracy?.toFixed(3)}, ${seconds.plsm.toFixed(1)} s`,
     );
+  } else if (skip !== "plsm" && skip !== "both") {
+    log(`fold ${fold.index} plsm: reused ${plsmPath} from an earlier session`);
   }
 
   const start = performance.now();
@@ -241,6 +249,7 @@ export async function runFold(
     predictions,
     history,
     seconds,
+    synthetic: options.synthetic ?? false,
   };
   await writeJson(join(dir, "history.json"), history);
   await saveGradients();

@@ -19,10 +19,16 @@ export interface RunInfo {
   /** Number of folds of the whole protocol (all subjects). */
   totalFolds: number;
   command: string;
+  /** Adapters of the sessions, joined by "; ", or "not recorded". */
   adapter: string;
+  /** Wall time summed over the sessions that trained the run's folds. */
   seconds: number;
   preprocessSeconds: number;
+  /** Invocations of train on the run folder (the first run and resumes). */
+  sessions: number;
   synthetic: boolean;
+  /** Whether the run used --smoke (3 subjects, short epochs). */
+  smoke: boolean;
 }
 
 export interface RunMetrics {
@@ -89,9 +95,21 @@ function markdownReport(
         : "dataset folder given by the user"
     }`,
     `- folds: ${metrics.folds} of ${metrics.totalFolds} (leave-one-subject-out), predictions pooled over folds`,
-    `- time: ${info.seconds.toFixed(0)} s in total, of which preprocessing ${
-      info.preprocessSeconds.toFixed(0)
-    } s`,
+    ...(info.smoke
+      ? [
+        "- mode: SMOKE run (--smoke: the 3 smallest subjects, one short " +
+        "epoch per stage), a pipeline check whose figures are not results",
+      ]
+      : []),
+    info.sessions > 0
+      ? `- time: ${
+        info.seconds.toFixed(0)
+      } s of wall time over ${info.sessions} ` +
+        `session${
+          info.sessions === 1 ? "" : "s"
+        } of train (resumes included), ` +
+        `including ${info.preprocessSeconds.toFixed(0)} s of preprocessing`
+      : "- time: not recorded (the run folder has no sessions/ records)",
     "",
     "## Accuracy and F1 (support-weighted), as the paper's Table 2",
     "",

@@ -441,6 +441,8 @@ export async function trainFusion(
 
 export interface Prediction {
   index: number;
+  /** The clip's id, "subject/clip". */
+  clip: string;
   label: number;
   predicted: number;
   /** Softmax of temperature * similarity over the classes. */
@@ -553,6 +555,12 @@ export async function predictFold(
     const probabilities = new Array(classes).fill(0);
     present.forEach((c, k) => (probabilities[c] = exps[k] / sum));
     const predicted = probabilities.indexOf(Math.max(...probabilities));
-    return { index, label: set.labels[index], predicted, probabilities };
+    return {
+      index,
+      clip: set.ids[index],
+      label: set.labels[index],
+      predicted,
+      probabilities,
+    };
   });
 }

@@ -102,7 +102,7 @@ Deno.test("data summary takes sheet and frames", async () => {
 
     const smic = await runData("summary", "smic", dataset, "--sheet", sheet);
     assert.equal(smic.code, 1);
-    assert.match(smic.stderr, /apply to casme2 and samm/);
+    assert.match(smic.stderr, /sheet \(--sheet\) applies to casme2 and samm/);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -43,6 +43,10 @@ Deno.test("train rejects bad options", async () => {
   assert.equal(seed.code, 2);
   assert.match(seed.stderr, /--seed expects a number, got 'x1'/);
 
+  const hex = await deno(["experiments/train.ts", "smic", "--seed", "0x10"]);
+  assert.equal(hex.code, 2);
+  assert.match(hex.stderr, /--seed expects a number, got '0x10'/);
+
   // A negative number after its option reaches the range check.
   const negative = await deno(["experiments/train.ts", "smic", "--seed", "-1"]);
   assert.equal(negative.code, 2);
@@ -79,6 +83,25 @@ Deno.test("train reports a missing or malformed dataset", async () => {
     ]);
     assert.equal(malformed.code, 1);
     assert.match(malformed.stderr, /error: .*SMIC/);
+
+    // Subject folders without micro/<emotion>/<clip> folders hold no clips.
+    const flat = join(dir, "flat");
+    await Deno.mkdir(join(flat, "HS", "s1"), { recursive: true });
+    await Deno.writeFile(
+      join(flat, "HS", "s1", "image001.bmp"),
+      new Uint8Array(8),
+    );
+    const noClips = await deno([
+      "experiments/train.ts",
+      "smic",
+      "--data",
+      flat,
+      "--out",
+      dir,
+    ]);
+    assert.equal(noClips.code, 1);
+    assert.match(noClips.stderr, /No smic clips found in .*flat/);
+    assert.match(noClips.stderr, /SMIC_all_cropped\/HS\/s1\/micro/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -153,6 +176,13 @@ Deno.test({
       );
       const report = Deno.readTextFileSync(join(runDir, "report.md"));
       assert.match(report, /## Confusion matrix/);
+      assert.match(report, /mode: SMOKE run/);
+      assert.match(report, /over 1 session of train/);
+      const fold0 = JSON.parse(
+        Deno.readTextFileSync(join(runDir, "folds", "00", "predictions.json")),
+      );
+      assert.match(fold0.predictions[0].clip, /^s\d+\/s\d+_/);
+      assert.equal(fold0.synthetic, true);
       assert.match(report, /## Per-layer gradient norms over training/);
       const gradients = JSON.parse(
         Deno.readTextFileSync(join(runDir, "folds", "00", "gradients.json")),
@@ -185,15 +215,37 @@ Deno.test({
       ]);
       assert.equal(resumed.code, 0, resumed.stderr);
       assert.match(resumed.stderr, /fold 0 \(.*\): finished earlier/);
+      assert.match(resumed.stderr, /fold 1 pltn: reused .*pltn\.safetensors/);
       const again = JSON.parse(
         Deno.readTextFileSync(join(runDir, "metrics.json")),
       );
       assert.deepEqual(again.overall.confusion, metrics.overall.confusion);
       assert.equal(again.overall.accuracy, metrics.overall.accuracy);
+      // The resumed session's time is added to the first one's.
+      assert.equal(again.sessions, 2);
+      assert.ok(again.seconds > metrics.seconds);
 
+      const otherDataset = await deno([
+        "experiments/train.ts",
+        "casme2",
+        "--resume",
+        runDir,
+      ]);
+      assert.equal(otherDataset.code, 1);
+      assert.match(
+        otherDataset.stderr,
+        /is a smic run, but the command names casme2/,
+      );
+
+      // Merged folds without metrics.json keep the synthetic label.
+      await Deno.remove(join(runDir, "metrics.json"));
       const merged = await deno(["experiments/report.ts", runDir]);
       assert.equal(merged.code, 0, merged.stderr);
       assert.match(merged.stdout, /3 folds: accuracy/);
+      assert.match(
+        Deno.readTextFileSync(join(runDir, "report.md")),
+        /data: SYNTHETIC/,
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

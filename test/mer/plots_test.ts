@@ -5,7 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { DOMParser } from "linkedom";
-import { gradientNormCurves } from "../../src/mer/plots.ts";
+import {
+  type CurvePoint,
+  gradientNormCurves,
+  trainingCurves,
+} from "../../src/mer/plots.ts";
 import type { GradientRecord } from "../../src/mer/stages.ts";
 
 function layer(path: string, norm: number) {
@@ -85,4 +89,45 @@ Deno.test("gradientNormCurves dots every recorded step", () => {
   for (const path of plsmPaths) {
     assert.match(path.getAttribute("d") ?? "", /L/, "a line has one point");
   }
+});
+
+/** Two folds: PLTN (no accuracy) for 2 epochs, PLSM for 1. */
+const CURVES: CurvePoint[] = [0, 1].flatMap((fold) => [
+  { stage: "pltn", epoch: 0, loss: 1.2, accuracy: null, seconds: 1, fold },
+  { stage: "pltn", epoch: 1, loss: 1.0, accuracy: null, seconds: 1, fold },
+  {
+    stage: "plsm",
+    epoch: 0,
+    loss: 0.9,
+    accuracy: 0.4 + 0.2 * fold,
+    seconds: 1,
+    fold,
+  },
+]);
+
+Deno.test("trainingCurves panels, mean and ticks", () => {
+  const loss = trainingCurves(CURVES, "loss");
+  assert.match(loss, />pltn</);
+  assert.match(loss, /grey: each of 2 folds, black: mean/);
+  // Whole epoch numbers only, even with a single epoch in a stage.
+  const ticks = parseSvg(loss).querySelector(
+    'g[aria-label="x-axis tick label"]',
+  );
+  assert.ok(ticks);
+  const labels = [...ticks.querySelectorAll("text")].map((t) => t.textContent);
+  assert.deepEqual(labels, ["1", "2", "1", "2"]);
+
+  const accuracy = trainingCurves(CURVES, "accuracy");
+  assert.doesNotMatch(accuracy, />pltn</);
+  assert.match(accuracy, />plsm</);
+  // The black mean dot of PLSM epoch 1 sits at accuracy 0.5, between the
+  // two folds' grey dots.
+  const dots = parseSvg(accuracy).querySelectorAll('g[aria-label="dot"]');
+  assert.equal(dots.length, 2);
+  const [folds, mean] = [...dots].map((g) =>
+    [...g.querySelectorAll("circle")].map((c) => Number(c.getAttribute("cy")))
+  );
+  assert.equal(folds.length, 2);
+  assert.equal(mean.length, 1);
+  assert.ok(Math.abs(mean[0] - (folds[0] + folds[1]) / 2) < 1e-6);
 });
