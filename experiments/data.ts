@@ -2,8 +2,8 @@
  * Dataset command line: `summary` loads a dataset and prints its counts,
  * `synth` writes a synthetic dataset in an official layout.
  *
- *     deno task data summary casme2 data/CASME2 --json --classes 3
- *     deno task data synth smic --out data/smic-synthetic --seed 1
+ *     tools/deno task data summary casme2 data/CASME2 --json --classes 3
+ *     tools/deno task data synth smic --out data/smic-synthetic --seed 1
  *
  * @module
  */
@@ -21,7 +21,7 @@ import { imageCheckModes } from "../datasets/types.ts";
 import { synthDatasets } from "../datasets/synth/mod.ts";
 
 const usage = `Usage:
-  deno task data summary <smic|casme2|samm|megc2019> DIR [options]
+  tools/deno task data summary <smic|casme2|samm|megc2019> DIR [options]
       --json               print {"subjects", "clips", "classes", "skipped"}
       --classes 3|5        class map (default: 3 for SMIC and MEGC2019,
                            5 for CASME II and SAMM)
@@ -31,7 +31,7 @@ const usage = `Usage:
       --check-images MODE  header (default), decode (slow) or none
       --sheet FILE         coding sheet (CASME II, SAMM) when not found
       --frames DIR         folder of the subject folders (CASME II, SAMM)
-  deno task data synth <smic|casme2|samm|megc2019> --out DIR --seed N
+  tools/deno task data synth <smic|casme2|samm|megc2019> --out DIR --seed N
       --size PX            image side in pixels (default 128)
       --overwrite          replace an earlier synthetic dataset in DIR
 `;

@@ -72,10 +72,14 @@ async function clipRecord(
   const numbers = frames.map((f) => f.number);
   for (const [flag, value] of [["--onset", onset], ["--apex", apex]] as const) {
     if (value !== undefined && !numbers.includes(value)) {
+      const nearest = numbers.reduce((best, n) =>
+        Math.abs(n - value) < Math.abs(best - value) ? n : best
+      );
+      const gaps = numbers.length !== numbers.at(-1)! - numbers[0] + 1;
       throw new Error(
         `${flag} ${value} is not a frame of ${folder} (frames ${numbers[0]}..${
           numbers.at(-1)
-        })`,
+        }${gaps ? ", with gaps" : ""}); the nearest frame is ${nearest}`,
       );
     }
   }

@@ -30,14 +30,24 @@ export async function main(args: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const runDir = positionals[0];
+  const configPath = join(runDir, "config.json");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(configPath);
+  } catch (error) {
+    console.error(
+      `${configPath} not found or unreadable (${(error as Error).message}): ` +
+        "RUN must be a run folder of tools/deno task train",
+    );
+    return 1;
+  }
   let config: RunConfig;
   try {
-    config = JSON.parse(await Deno.readTextFile(join(runDir, "config.json")));
-  } catch {
+    config = JSON.parse(text);
+  } catch (error) {
     console.error(
-      `${
-        join(runDir, "config.json")
-      } not found or unreadable: RUN must be a run folder of tools/deno task train`,
+      `${configPath} is not valid JSON (${(error as Error).message}); ` +
+        "restore it from a copy of the run folder",
     );
     return 1;
   }

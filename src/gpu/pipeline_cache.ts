@@ -7,7 +7,7 @@ import {
   formatCompilationMessages,
   type KernelSpec,
   pipelineKey,
-  specialize,
+  specializeWithLines,
 } from "./shader.ts";
 
 export interface PipelineCacheStats {
@@ -49,18 +49,18 @@ export class PipelineCache {
 
   /** Compiles a kernel and resolves with its error text, or null when valid. */
   async check(spec: KernelSpec): Promise<string | null> {
-    const code = specialize(spec);
+    const { code, sourceLines } = specializeWithLines(spec);
     this.device.pushErrorScope("validation");
     const module = this.device.createShaderModule({ code, label: spec.file });
     const info = await module.getCompilationInfo();
     const scopeError = await this.device.popErrorScope();
-    const text = formatCompilationMessages(spec, info.messages);
+    const text = formatCompilationMessages(spec, info.messages, sourceLines);
     if (text.length > 0) return text;
     return scopeError ? `${spec.file}: ${scopeError.message.trim()}` : null;
   }
 
   #compile(spec: KernelSpec): GPUComputePipeline {
-    const code = specialize(spec);
+    const { code, sourceLines } = specializeWithLines(spec);
     if (this.printShaders) {
       console.error(
         `// ---- ${spec.file} ${JSON.stringify(spec.defines ?? {})}\n${code}`,
@@ -79,7 +79,7 @@ export class PipelineCache {
     });
     const errors = this.compileErrors;
     module.getCompilationInfo().then((info) => {
-      const text = formatCompilationMessages(spec, info.messages);
+      const text = formatCompilationMessages(spec, info.messages, sourceLines);
       if (text.length > 0) errors.push(text);
     });
     this.device.popErrorScope().then((error) => {

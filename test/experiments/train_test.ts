@@ -4,6 +4,18 @@ import { runScript } from "../helpers.ts";
 
 const deno = runScript;
 
+/** Returns the first folder named `name` under `root`, depth first. */
+function findFolder(root: string, name: string): string | undefined {
+  for (const entry of Deno.readDirSync(root)) {
+    if (!entry.isDirectory) continue;
+    const path = join(root, entry.name);
+    if (entry.name === name) return path;
+    const found = findFolder(path, name);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 Deno.test("train help lists every option", async () => {
   const { code, stdout } = await deno(["experiments/train.ts", "--help"]);
   assert.equal(code, 0);
@@ -183,6 +195,45 @@ Deno.test({
       );
       assert.match(fold0.predictions[0].clip, /^s\d+\/s\d+_/);
       assert.equal(fold0.synthetic, true);
+
+      // predict classifies one of the clips with fold 0's model.
+      const clipName = fold0.predictions[0].clip.split("/")[1];
+      const clipDir = findFolder(data, clipName);
+      assert.ok(clipDir, `clip folder ${clipName} found`);
+      const predicted = await deno([
+        "experiments/predict.ts",
+        runDir,
+        clipDir,
+        "--out",
+        join(dir, "predicted"),
+      ]);
+      assert.equal(predicted.code, 0, predicted.stderr);
+      assert.match(predicted.stdout, /predicted: (negative|positive|surprise)/);
+      assert.ok(
+        [...Deno.readDirSync(join(dir, "predicted"))].some((e) =>
+          e.name.endsWith("-flow.png")
+        ),
+      );
+      const frameFile = join(clipDir, [...Deno.readDirSync(clipDir)][0].name);
+      const notFolder = await deno([
+        "experiments/predict.ts",
+        runDir,
+        frameFile,
+      ]);
+      assert.equal(notFolder.code, 1);
+      assert.match(notFolder.stderr, /is a file; CLIP must be the folder/);
+      const badApex = await deno([
+        "experiments/predict.ts",
+        runDir,
+        clipDir,
+        "--apex",
+        "999999",
+      ]);
+      assert.equal(badApex.code, 1);
+      assert.match(
+        badApex.stderr,
+        /--apex 999999 is not a frame .*nearest frame is \d+/,
+      );
       assert.match(report, /## Per-layer gradient norms over training/);
       const gradients = JSON.parse(
         Deno.readTextFileSync(join(runDir, "folds", "00", "gradients.json")),

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { sizeClass } from "../../src/gpu/buffer_pool.ts";
 import { foldWorkgroups } from "../../src/gpu/runtime.ts";
-import { PRELUDE_LINES, specialize } from "../../src/gpu/shader.ts";
+import {
+  PRELUDE_LINES,
+  specialize,
+  specializeWithLines,
+} from "../../src/gpu/shader.ts";
 import { UniformLayout } from "../../src/gpu/uniforms.ts";
 import { empty, readAll, scope, tensor, zeros } from "../../src/tensor.ts";
 import { relu } from "../../src/ops/mod.ts";
@@ -92,6 +96,41 @@ gpuTest("shader compile errors name the file and line", async (rt) => {
   assert.match(message!, /shaders\/ops\/broken\.wgsl:3:/);
   assert.ok(PRELUDE_LINES > 1);
 });
+
+gpuTest(
+  "compile errors after an inactive block name the file's line",
+  async (rt) => {
+    const source = [
+      "@compute @workgroup_size(1)", // 1
+      "fn main() {", // 2
+      "#if FAST", // 3
+      "  let a = 1.0;", // 4
+      "  let b = 2.0;", // 5
+      "#else", // 6
+      "  let c = 3.0;", // 7
+      "#endif", // 8
+      "  let x: f32 = undefined_name;", // 9
+      "}", // 10
+    ].join("\n");
+    const message = await rt.pipelines.check({
+      file: "shaders/ops/broken.wgsl",
+      source,
+      defines: { FAST: false },
+    });
+    assert.ok(message, "a compile error is reported");
+    assert.match(message!, /shaders\/ops\/broken\.wgsl:9:/);
+
+    // The resolved text keeps no line tags.
+    const { code, sourceLines } = specializeWithLines({
+      file: "x.wgsl",
+      source,
+      defines: { FAST: true },
+    });
+    assert.doesNotMatch(code, /@line/);
+    assert.ok(sourceLines.includes(4));
+    assert.ok(!sourceLines.includes(7));
+  },
+);
 
 gpuTest("pipelines are cached by specialization", (rt) => {
   const before = rt.pipelines.stats();
