@@ -281,6 +281,7 @@ async function run(
       adapter,
       synthetic: location.synthetic,
       smoke: options.smoke,
+      skipped: data.load.skipped.map((s) => `${s.clip}: ${s.reason}`),
     });
   await saveSession();
   const results: FoldResult[] = [];
@@ -373,6 +374,8 @@ export interface SessionRecord {
   adapter: string;
   synthetic: boolean;
   smoke: boolean;
+  /** Clips left out by --skip-invalid, as "clip: reason" (absent in older runs). */
+  skipped?: string[];
 }
 
 async function writeSession(path: string, record: SessionRecord) {
@@ -409,9 +412,13 @@ export async function readSessions(runDir: string): Promise<SessionRecord[]> {
 /** Sums the time of the sessions and lists their adapters. */
 export function sessionTotals(
   sessions: SessionRecord[],
-): Pick<RunInfo, "seconds" | "preprocessSeconds" | "sessions" | "adapter"> {
+): Pick<
+  RunInfo,
+  "seconds" | "preprocessSeconds" | "sessions" | "adapter" | "skipped"
+> {
   const adapters = [...new Set(sessions.map((s) => s.adapter))];
   return {
+    skipped: [...new Set(sessions.flatMap((s) => s.skipped ?? []))],
     seconds: sessions.reduce((sum, s) => sum + s.seconds, 0),
     preprocessSeconds: sessions.reduce(
       (sum, s) => sum + s.preprocessSeconds,

@@ -29,6 +29,8 @@ export interface RunInfo {
   synthetic: boolean;
   /** Whether the run used --smoke (3 subjects, short epochs). */
   smoke: boolean;
+  /** Clips left out by --skip-invalid, as "clip: reason". */
+  skipped: string[];
 }
 
 export interface RunMetrics {
@@ -110,6 +112,15 @@ function markdownReport(
         } of train (resumes included), ` +
         `including ${info.preprocessSeconds.toFixed(0)} s of preprocessing`
       : "- time: not recorded (the run folder has no sessions/ records)",
+    ...(info.skipped.length > 0
+      ? [
+        `- skipped clips (--skip-invalid): ${info.skipped.length}`,
+        ...info.skipped.slice(0, 20).map((s) => `  - ${s}`),
+        ...(info.skipped.length > 20
+          ? [`  - and ${info.skipped.length - 20} more (see log.txt)`]
+          : []),
+      ]
+      : []),
     "",
     "## Accuracy and F1 (support-weighted), as the paper's Table 2",
     "",
