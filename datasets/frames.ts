@@ -8,6 +8,7 @@
 
 import { join } from "node:path";
 import { decodeImageBytes, readImageHeader } from "./images.ts";
+import { readEntries } from "./loader_common.ts";
 import type { ImageCheckMode } from "./types.ts";
 
 export interface FrameListing {
@@ -35,7 +36,7 @@ export async function listFrames(
 ): Promise<FrameListing | string> {
   const frames: { number: number; name: string }[] = [];
   const otherNames: string[] = [];
-  for await (const entry of Deno.readDir(folder)) {
+  for (const entry of await readEntries(folder)) {
     if (entry.name.startsWith(".")) continue;
     if (ignoredNames.has(entry.name.toLowerCase())) continue;
     const match = entry.isFile ? pattern.exec(entry.name) : null;

@@ -73,10 +73,37 @@ export async function requireDirectory(
   }
 }
 
+/**
+ * Reads the entries of `folder`, with each symbolic link described by its
+ * target, so that a linked subject folder or frame counts like a real one.
+ * Links whose target is missing are left out.
+ */
+export async function readEntries(folder: string): Promise<Deno.DirEntry[]> {
+  const entries: Deno.DirEntry[] = [];
+  for await (const entry of Deno.readDir(folder)) {
+    if (!entry.isSymlink) {
+      entries.push(entry);
+      continue;
+    }
+    try {
+      const target = await Deno.stat(join(folder, entry.name));
+      entries.push({
+        name: entry.name,
+        isFile: target.isFile,
+        isDirectory: target.isDirectory,
+        isSymlink: true,
+      });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  return entries;
+}
+
 /** Lists the names of the sub-folders of `folder`, in natural order. */
 export async function listDirectories(folder: string): Promise<string[]> {
   const names: string[] = [];
-  for await (const entry of Deno.readDir(folder)) {
+  for (const entry of await readEntries(folder)) {
     if (entry.isDirectory && !entry.name.startsWith(".")) {
       names.push(entry.name);
     }
@@ -87,7 +114,7 @@ export async function listDirectories(folder: string): Promise<string[]> {
 /** Lists the names of the files in `folder`, in natural order. */
 export async function listFiles(folder: string): Promise<string[]> {
   const names: string[] = [];
-  for await (const entry of Deno.readDir(folder)) {
+  for (const entry of await readEntries(folder)) {
     if (entry.isFile && !entry.name.startsWith(".")) names.push(entry.name);
   }
   return names.sort(naturalCompare);
@@ -107,8 +134,7 @@ export async function searchTree(
   for (let d = 0; d <= depth && level.length > 0; d++) {
     const next: string[] = [];
     for (const folder of level) {
-      const entries: Deno.DirEntry[] = [];
-      for await (const entry of Deno.readDir(folder)) entries.push(entry);
+      const entries = await readEntries(folder);
       entries.sort((a, b) => naturalCompare(a.name, b.name));
       for (const entry of entries) {
         if (entry.name.startsWith(".")) continue;

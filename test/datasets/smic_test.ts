@@ -289,3 +289,43 @@ Deno.test("smic rejects 5 classes and a missing folder", async () => {
     );
   });
 });
+
+Deno.test("smic follows symlinked folders and frames", async () => {
+  await withDir(async (root) => {
+    // The real files live in "store"; the dataset links a subject folder
+    // and, inside a real clip folder, one frame; one dangling link is ignored.
+    const store = join(root, "store");
+    await writeStandardSmic(store);
+    const hs = join(root, "data", "SMIC_all_cropped", "HS");
+    await Deno.mkdir(hs, { recursive: true });
+    await Deno.symlink(
+      join(store, "SMIC_all_cropped", "HS", "s1"),
+      join(hs, "s1"),
+    );
+    const clip = join(hs, "s2", "micro", "surprise", "s2_sur_01");
+    await Deno.mkdir(clip, { recursive: true });
+    const source = join(
+      store,
+      "SMIC_all_cropped",
+      "HS",
+      "s2",
+      "micro",
+      "surprise",
+      "s2_sur_01",
+    );
+    for (
+      const name of (await Array.fromAsync(Deno.readDir(source))).map((e) =>
+        e.name
+      )
+    ) {
+      await Deno.symlink(join(source, name), join(clip, name));
+    }
+    await Deno.symlink(join(root, "missing"), join(hs, "s9"));
+  }, async (root) => {
+    const result = await loadSmic(join(root, "data"), {});
+    const ids = result.clips.map((c) => `${c.subject}/${c.clip}`).sort();
+    assert.deepEqual(ids, ["s1/s1_ne_01", "s1/s1_po_01", "s2/s2_sur_01"]);
+    const linked = result.clips.find((c) => c.clip === "s2_sur_01")!;
+    assert.equal(linked.framePaths.length, 6);
+  });
+});
