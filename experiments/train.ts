@@ -232,7 +232,34 @@ async function run(
   const { runDir, config, ignored } = requested.resume
     ? await resumeRun(requested, requested.resume)
     : { ...(await createRun(requested, args)), ignored: [] };
+  try {
+    return await runOpened(requested, runDir, config, ignored, started, log);
+  } catch (error) {
+    log.line(`error: ${(error as Error).message}`);
+    // A new run that failed before its first fold holds only its settings
+    // and log, so it is removed rather than left to confuse report and
+    // the next --resume; the log lines went to stderr as well.
+    const foldsStarted = await Deno.stat(join(runDir, "folds")).then(
+      () => true,
+      () => false,
+    );
+    if (!requested.resume && !foldsStarted) {
+      log.close();
+      await Deno.remove(runDir, { recursive: true });
+      console.error(`removed ${runDir}: the run failed before its first fold`);
+    }
+    return 1;
+  }
+}
 
+async function runOpened(
+  requested: TrainOptions,
+  runDir: string,
+  config: RunConfig,
+  ignored: string[],
+  started: number,
+  log: RunLog,
+): Promise<number> {
   await log.open(join(runDir, "log.txt"));
   const rt = await initRuntime();
   const { options, preset } = config;

@@ -114,6 +114,14 @@ Deno.test("train reports a missing or malformed dataset", async () => {
     assert.equal(noClips.code, 1);
     assert.match(noClips.stderr, /No smic clips found in .*flat/);
     assert.match(noClips.stderr, /SMIC_all_cropped\/HS\/s1\/micro/);
+
+    // Runs that failed before their first fold leave no run folder.
+    assert.match(
+      noClips.stderr,
+      /removed .*: the run failed before its first fold/,
+    );
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(left, ["empty", "flat"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
