@@ -54,8 +54,9 @@ export type DatasetLoadOptions = LoadOptions & {
 
 /** The folder layout each loader reads, for error messages. */
 const EXPECTED_LAYOUT: Record<LoadableDataset, string> = {
-  smic: "SMIC_all_cropped/HS/s1/micro/negative/<clip>/<frames> " +
-    "(or the raw layout, or HS/s1/... directly)",
+  smic: "SMIC_all_cropped/HS/s1/micro/negative/<clip>/<frames>; " +
+    "SMIC_all_raw/ may take the place of SMIC_all_cropped/, or HS/ may be " +
+    "at the top",
   casme2: "Cropped/sub01/EP02_01f/<frames> and the CASME II coding sheet " +
     "(.xlsx)",
   samm: "<subject, e.g. 006>/006_1_2/<frames> and the SAMM coding sheet " +
@@ -78,7 +79,7 @@ export async function loadDataset(
     const reasons = [
       ...result.warnings,
       ...result.skipped.map((s) => `skipped ${s.clip}: ${s.reason}`),
-    ];
+    ].map((reason) => reason.replace(/\.$/, ""));
     throw new DatasetError(
       `No ${dataset} clips found in ${root}` +
         (reasons.length > 0 ? `: ${reasons.slice(0, 5).join("; ")}` : "") +

@@ -18,7 +18,7 @@ import { losoFolds } from "../src/mer/sampling.ts";
 import { predictFold } from "../src/mer/stages.ts";
 import { RunLog } from "../src/util/log.ts";
 import { locateData, prepareData, preprocessorFor } from "./pipeline.ts";
-import type { RunConfig } from "./train.ts";
+import { collectFolds, type RunConfig } from "./train.ts";
 
 const USAGE = `Usage: tools/deno task predict RUN CLIP [options]
 
@@ -158,9 +158,11 @@ export async function main(args: string[]): Promise<number> {
     try {
       await Deno.stat(checkpoint);
     } catch {
+      const finished = (await collectFolds(runDir)).map((f) => f.fold);
       throw new Error(
         `Checkpoint ${checkpoint} not found: fold ${fold} of ${runDir} has ` +
-          "not finished; pick a finished fold with --fold",
+          "not finished or does not exist; pick a finished fold with --fold " +
+          `(finished: ${finished.join(", ") || "none"})`,
       );
     }
     await initRuntime();

@@ -92,6 +92,20 @@ async function createRunDir(base: string): Promise<string> {
   }
 }
 
+/** Creates the run folder chosen with --name, which must not exist yet. */
+async function createNamedRunDir(dir: string): Promise<string> {
+  try {
+    await Deno.mkdir(dir);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    throw new Error(
+      `Run folder ${dir} (--name) already exists; continue it with ` +
+        `--resume ${dir} or pick another --name`,
+    );
+  }
+  return dir;
+}
+
 /** Runs the protocol; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
   let parsed: TrainOptions | "help";
@@ -180,12 +194,14 @@ async function createRun(
     );
   }
   const smoke = requested.smoke ? "-smoke" : "";
-  const runDir = await createRunDir(
-    join(
-      requested.out,
-      `${requested.dataset}-${requested.variant}-${timestamp()}${smoke}`,
-    ),
-  );
+  const runDir = requested.name === undefined
+    ? await createRunDir(
+      join(
+        requested.out,
+        `${requested.dataset}-${requested.variant}-${timestamp()}${smoke}`,
+      ),
+    )
+    : await createNamedRunDir(join(requested.out, requested.name));
   const config: RunConfig = {
     options: requested,
     preset,
@@ -203,7 +219,11 @@ async function createRun(
  * Rejects a dataset with fewer than 2 subjects, which leaves no training
  * clips for leave-one-subject-out, and a --fold index it does not have.
  */
-function checkFolds(wanted: number[] | undefined, subjects: string[]): void {
+function checkFolds(
+  wanted: number[] | undefined,
+  subjects: string[],
+  smoke: boolean,
+): void {
   const distinct = [...new Set(subjects)];
   if (distinct.length < 2) {
     throw new Error(
@@ -216,8 +236,12 @@ function checkFolds(wanted: number[] | undefined, subjects: string[]): void {
   for (const k of wanted ?? []) {
     if (k >= count) {
       throw new Error(
-        `--fold ${k} does not exist: this dataset has ${count} subjects, so ` +
-          `folds 0..${count - 1}; pick folds in that range`,
+        `--fold ${k} does not exist: ${
+          smoke ? "the --smoke subset" : "this dataset"
+        } has ${count} subjects, so folds 0..${
+          count - 1
+        }; pick folds in that ` +
+          "range",
       );
     }
   }
@@ -237,8 +261,8 @@ async function run(
   } catch (error) {
     log.line(`error: ${(error as Error).message}`);
     // A new run that failed before its first fold holds only its settings
-    // and log, so it is removed rather than left to confuse report and
-    // the next --resume; the log lines went to stderr as well.
+    // and log. It is removed so that report and --resume never meet it, and
+    // its log lines are already on stderr.
     const foldsStarted = await Deno.stat(join(runDir, "folds")).then(
       () => true,
       () => false,
@@ -288,7 +312,8 @@ async function runOpened(
     subjects: options.smoke ? 3 : undefined,
     skipInvalid: options.skipInvalid,
     sheet: options.sheet,
-    checkSubjects: (subjects) => checkFolds(options.folds, subjects),
+    checkSubjects: (subjects) =>
+      checkFolds(options.folds, subjects, options.smoke),
   }, log);
   const folds = losoFolds(data.set.subjects);
   const wanted = options.folds ?? folds.map((f) => f.index);

@@ -54,6 +54,11 @@ export const OPTION_HELP: OptionHelp[] = [
   },
   { flag: "--out DIR", help: "parent folder of run folders (default: runs)" },
   {
+    flag: "--name NAME",
+    help:
+      "name of the new run folder in DIR; it must not exist yet (default: <dataset>-<variant>-<time>)",
+  },
+  {
     flag: "--resume RUN",
     help: "continue a killed run from its last finished stage",
   },
@@ -103,6 +108,10 @@ export const trainOptionsSchema = z.object({
   seed: z.number().int().nonnegative().default(0),
   gamma: z.number().min(0).max(10).default(0.7),
   out: z.string().min(1).default("runs"),
+  name: z.string().regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
+    "a folder name of letters, digits, '.', '_' and '-', starting with a letter or digit",
+  ).optional(),
   resume: z.string().min(1).optional(),
   smoke: z.boolean().default(false),
   strict: z.boolean().default(false),
@@ -152,6 +161,7 @@ const ARG_OPTIONS = {
   seed: { type: "string" },
   gamma: { type: "string" },
   out: { type: "string" },
+  name: { type: "string" },
   resume: { type: "string" },
   smoke: { type: "boolean" },
   strict: { type: "boolean" },
@@ -188,6 +198,7 @@ export function parseTrainOptions(args: string[]): TrainOptions | "help" {
     seed: parseNumber("--seed", values.seed),
     gamma: parseNumber("--gamma", values.gamma),
     out: values.out,
+    name: values.name,
     resume: values.resume,
     smoke: values.smoke,
     strict: values.strict,
@@ -209,16 +220,14 @@ export function parseTrainOptions(args: string[]): TrainOptions | "help" {
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? "");
       const flag = key === "dataset" ? "dataset" : flags[key] ?? `--${key}`;
-      let given: unknown = raw[key];
+      let value: unknown = raw[key];
       for (const step of issue.path.slice(1)) {
-        given = (given as Record<PropertyKey, unknown> | undefined)?.[
+        value = (value as Record<PropertyKey, unknown> | undefined)?.[
           step as PropertyKey
         ];
       }
-      const shown = given === undefined
-        ? ""
-        : ` (got ${JSON.stringify(given)})`;
-      return `${flag}: ${issue.message}${shown}`;
+      const got = value === undefined ? "" : ` (got ${JSON.stringify(value)})`;
+      return `${flag}: ${issue.message}${got}`;
     });
     throw new Error(
       `Invalid options (see --help):\n  ${problems.join("\n  ")}`,

@@ -104,13 +104,12 @@ function markdownReport(
       ]
       : []),
     info.sessions > 0
-      ? `- time: ${
-        info.seconds.toFixed(0)
-      } s of wall time over ${info.sessions} ` +
-        `session${
-          info.sessions === 1 ? "" : "s"
-        } of train (resumes included), ` +
-        `including ${info.preprocessSeconds.toFixed(0)} s of preprocessing`
+      ? `- time: ${info.seconds.toFixed(0)} s of wall time ${
+        info.sessions === 1
+          ? "in 1 session of train"
+          : `summed over ${info.sessions} sessions of train (resumes and ` +
+            "parallel --fold jobs add up)"
+      }, including ${info.preprocessSeconds.toFixed(0)} s of preprocessing`
       : "- time: not recorded (the run folder has no sessions/ records)",
     ...(info.skipped.length > 0
       ? [

@@ -59,6 +59,10 @@ Deno.test("train rejects bad options", async () => {
   assert.equal(hex.code, 2);
   assert.match(hex.stderr, /--seed expects a number, got '0x10'/);
 
+  const name = await deno(["experiments/train.ts", "smic", "--name", "../up"]);
+  assert.equal(name.code, 2);
+  assert.match(name.stderr, /--name: a folder name of letters/);
+
   // A negative number after its option reaches the range check.
   const negative = await deno(["experiments/train.ts", "smic", "--seed", "-1"]);
   assert.equal(negative.code, 2);
@@ -164,7 +168,7 @@ Deno.test({
       assert.equal(missingFold.code, 1);
       assert.match(
         missingFold.stderr,
-        /--fold 7 does not exist: this dataset has 3 subjects, so folds 0\.\.2/,
+        /--fold 7 does not exist: the --smoke subset has 3 subjects, so folds 0\.\.2/,
       );
       assert.doesNotMatch(missingFold.stderr, /preprocess: start/);
 
@@ -197,12 +201,31 @@ Deno.test({
       const report = Deno.readTextFileSync(join(runDir, "report.md"));
       assert.match(report, /## Confusion matrix/);
       assert.match(report, /mode: SMOKE run/);
-      assert.match(report, /over 1 session of train/);
+      assert.match(report, /wall time in 1 session of train/);
       const fold0 = JSON.parse(
         Deno.readTextFileSync(join(runDir, "folds", "00", "predictions.json")),
       );
       assert.match(fold0.predictions[0].clip, /^s\d+\/s\d+_/);
       assert.equal(fold0.synthetic, true);
+
+      // --name never reuses an existing run folder, and leaves it intact.
+      const taken = await deno([
+        "experiments/train.ts",
+        "smic",
+        "--data",
+        data,
+        "--smoke",
+        "--out",
+        out,
+        "--name",
+        runName,
+      ]);
+      assert.equal(taken.code, 1);
+      assert.match(
+        taken.stderr,
+        /\(--name\) already exists; continue it with --resume/,
+      );
+      assert.ok(Deno.statSync(join(runDir, "metrics.json")).isFile);
 
       // predict classifies one of the clips with fold 0's model.
       const clipName = fold0.predictions[0].clip.split("/")[1];

@@ -56,7 +56,7 @@ Deno.test("report lists time, smoke mode and skipped clips", async () => {
     assert.match(report, /mode: SMOKE run/);
     assert.match(
       report,
-      /time: 75 s of wall time over 2 sessions of train \(resumes included\), including 12 s of preprocessing/,
+      /time: 75 s of wall time summed over 2 sessions of train \(resumes and parallel --fold jobs add up\), including 12 s of preprocessing/,
     );
     assert.match(report, /skipped clips \(--skip-invalid\): 2/);
     assert.match(report, / {2}- s1\/clip9: BMP is truncated/);
