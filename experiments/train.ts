@@ -142,6 +142,7 @@ interface OpenedRun {
 async function resumeRun(
   requested: TrainOptions,
   runDir: string,
+  args: string[],
 ): Promise<OpenedRun & { ignored: string[] }> {
   const config = await readRunConfig(runDir);
   if (requested.dataset !== config.options.dataset) {
@@ -152,16 +153,22 @@ async function resumeRun(
     );
   }
   if (requested.folds) config.options.folds = requested.folds;
-  const defaults = trainOptionsSchema.parse({ dataset: requested.dataset });
+  // Options named on the command line, as keys of TrainOptions
+  // ("--no-prior=both" -> "noPrior", "--fold" -> "folds").
+  const named = new Set(
+    args.filter((a) => a.startsWith("--")).map((a) => {
+      const flag = a.slice(2).split("=")[0];
+      return flag === "fold"
+        ? "folds"
+        : flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    }),
+  );
   const ignored: string[] = [];
   for (const key of Object.keys(requested) as (keyof TrainOptions)[]) {
-    if (key === "resume" || key === "folds") continue;
-    const given = JSON.stringify(requested[key]);
-    if (
-      given !== JSON.stringify(config.options[key]) &&
-      given !== JSON.stringify(defaults[key])
-    ) {
-      ignored.push(`${key}=${given}`);
+    if (key === "resume" || key === "folds" || !named.has(key)) continue;
+    const value = JSON.stringify(requested[key]);
+    if (value !== JSON.stringify(config.options[key])) {
+      ignored.push(`${key}=${value}`);
     }
   }
   return { runDir, config, ignored };
@@ -254,7 +261,7 @@ async function run(
 ): Promise<number> {
   const started = performance.now();
   const { runDir, config, ignored } = requested.resume
-    ? await resumeRun(requested, requested.resume)
+    ? await resumeRun(requested, requested.resume, args)
     : { ...(await createRun(requested, args)), ignored: [] };
   try {
     return await runOpened(requested, runDir, config, ignored, started, log);

@@ -289,13 +289,21 @@ Deno.test({
       // from its checkpoints and ends with the same metrics.
       await Deno.remove(join(runDir, "folds", "01", "predictions.json"));
       await Deno.remove(join(runDir, "folds", "01", "plsm.safetensors"));
+      // --record-gradients 0 is the default but not the run's saved 1, so
+      // it is reported as ignored.
       const resumed = await deno([
         "experiments/train.ts",
         "smic",
         "--resume",
         runDir,
+        "--record-gradients",
+        "0",
       ]);
       assert.equal(resumed.code, 0, resumed.stderr);
+      assert.match(
+        resumed.stderr,
+        /keeps the run's saved settings; ignored recordGradients=0/,
+      );
       assert.match(resumed.stderr, /fold 0 \(.*\): finished earlier/);
       assert.match(resumed.stderr, /fold 1 pltn: reused .*pltn\.safetensors/);
       const again = JSON.parse(
