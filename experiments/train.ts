@@ -445,7 +445,10 @@ async function writeSession(path: string, record: SessionRecord) {
   );
 }
 
-/** Reads every session record of a run folder (RUN/sessions/*.json). */
+/**
+ * Reads every session record of a run folder (RUN/sessions/*.json),
+ * skipping unreadable ones with a warning.
+ */
 export async function readSessions(runDir: string): Promise<SessionRecord[]> {
   const dir = join(runDir, "sessions");
   const records: SessionRecord[] = [];
@@ -456,9 +459,10 @@ export async function readSessions(runDir: string): Promise<SessionRecord[]> {
       try {
         records.push(JSON.parse(await Deno.readTextFile(path)));
       } catch (error) {
-        throw new Error(
-          `${path} is unreadable (${(error as Error).message}); delete it ` +
-            "and the report leaves that session's time out",
+        // The report is still written; only this session's time is missing.
+        console.error(
+          `warning: ${path} is unreadable (${(error as Error).message}); ` +
+            "its session's time is left out of the report",
         );
       }
     }

@@ -327,10 +327,13 @@ Deno.test({
         /is a smic run, but the command names casme2/,
       );
 
-      // Merged folds without metrics.json keep the synthetic label.
+      // Merged folds without metrics.json keep the synthetic label, and an
+      // unreadable session record only loses its own time.
       await Deno.remove(join(runDir, "metrics.json"));
+      Deno.writeTextFileSync(join(runDir, "sessions", "broken.json"), "{");
       const merged = await deno(["experiments/report.ts", runDir]);
       assert.equal(merged.code, 0, merged.stderr);
+      assert.match(merged.stderr, /broken\.json is unreadable/);
       assert.match(merged.stdout, /3 folds: accuracy/);
       assert.match(
         Deno.readTextFileSync(join(runDir, "report.md")),
