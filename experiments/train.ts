@@ -4,7 +4,7 @@
  * each, pooled metrics and a report in runs/<dataset>-<variant>-<time>/.
  */
 import { join } from "node:path";
-import { initRuntime } from "../src/gpu/runtime.ts";
+import { type AdapterSummary, initRuntime } from "../src/gpu/runtime.ts";
 import { writeAtomically } from "../src/io/safetensors.ts";
 import { parsePreset, type Preset } from "../src/mer/config.ts";
 import { type FoldResult, runFold } from "../src/mer/protocol.ts";
@@ -104,6 +104,13 @@ async function createNamedRunDir(dir: string): Promise<string> {
     );
   }
   return dir;
+}
+
+/** Returns ", LP_NUM_THREADS N" for llvmpipe, else "". */
+function threadsNote(adapter: AdapterSummary): string {
+  return adapter.llvmpipeThreads
+    ? `, LP_NUM_THREADS ${adapter.llvmpipeThreads}`
+    : "";
 }
 
 /** Runs the protocol; returns the process exit code. */
@@ -299,7 +306,9 @@ async function runOpened(
       `(${
         options.preset ? "chosen" : "from the adapter"
       }), adapter ${rt.adapter.description} ` +
-      `(fallback ${rt.adapter.isFallbackAdapter}, ${rt.adapter.backend})` +
+      `(fallback ${rt.adapter.isFallbackAdapter}, ${rt.adapter.backend}${
+        threadsNote(rt.adapter)
+      })` +
       (requested.resume ? ", resumed" : ""),
   );
   if (ignored.length > 0) {
@@ -325,7 +334,9 @@ async function runOpened(
   const folds = losoFolds(data.set.subjects);
   const wanted = options.folds ?? folds.map((f) => f.index);
   const adapter =
-    `${rt.adapter.description} (fallback ${rt.adapter.isFallbackAdapter}, ${rt.adapter.backend})`;
+    `${rt.adapter.description} (fallback ${rt.adapter.isFallbackAdapter}, ${rt.adapter.backend}${
+      threadsNote(rt.adapter)
+    })`;
   const session = join(
     runDir,
     "sessions",

@@ -46,6 +46,8 @@ export interface AdapterSummary {
   vendor: string;
   isFallbackAdapter: boolean;
   backend: string;
+  /** LP_NUM_THREADS for Mesa's llvmpipe, null on other adapters. */
+  llvmpipeThreads: string | null;
 }
 
 export interface RuntimeStats {
@@ -103,6 +105,36 @@ function backendName(): string {
     return deno.env.get("DENO_WEBGPU_BACKEND") ?? "default";
   } catch {
     return "unknown";
+  }
+}
+
+/**
+ * Threads of Mesa's llvmpipe rasterizer when LP_NUM_THREADS is unset: twice
+ * the CPU count, at most 16. llvmpipe defaults to one per CPU. On the 2-core
+ * machines of bench/README.md a training step of the compact model took
+ * about 300 ms with 4 threads against 348 ms with 2, because the JavaScript
+ * that records the dispatches shares the cores with them. Other adapters
+ * ignore the variable.
+ */
+function defaultLlvmpipeThreads(): string | null {
+  const deno = (globalThis as {
+    Deno?: {
+      env: {
+        get(k: string): string | undefined;
+        set(k: string, v: string): void;
+      };
+    };
+  }).Deno;
+  if (!deno) return null;
+  try {
+    const given = deno.env.get("LP_NUM_THREADS");
+    if (given !== undefined) return given;
+    const threads = String(Math.min(16, 2 * navigator.hardwareConcurrency));
+    deno.env.set("LP_NUM_THREADS", threads);
+    return threads;
+  } catch {
+    // Without --allow-env llvmpipe keeps its own default.
+    return null;
   }
 }
 
@@ -182,6 +214,8 @@ export class Runtime {
     if (!("gpu" in navigator)) {
       throw new Error("WebGPU is not available (navigator.gpu is missing)");
     }
+    // Mesa reads the variable when the adapter is created.
+    const llvmpipeThreads = defaultLlvmpipeThreads();
     const adapter = await navigator.gpu.requestAdapter({
       powerPreference: "high-performance",
     });
@@ -201,7 +235,11 @@ export class Runtime {
           (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
           false,
       backend: backendName(),
+      llvmpipeThreads: null,
     };
+    if (/llvmpipe/i.test(summary.description)) {
+      summary.llvmpipeThreads = llvmpipeThreads;
+    }
     const a = adapter.limits;
     const requiredLimits: Record<string, number> = {
       maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
@@ -227,9 +265,12 @@ export class Runtime {
       requiredFeatures,
     });
     if (options.log ?? true) {
+      const threads = summary.llvmpipeThreads
+        ? `, LP_NUM_THREADS ${summary.llvmpipeThreads}`
+        : "";
       console.error(
         `WebGPU adapter: ${summary.description} (fallback: ${summary.isFallbackAdapter}, ` +
-          `backend: ${summary.backend})`,
+          `backend: ${summary.backend}${threads})`,
       );
     }
     return new Runtime(device, summary, options);
