@@ -109,12 +109,11 @@ function backendName(): string {
 }
 
 /**
- * Threads of Mesa's llvmpipe rasterizer when LP_NUM_THREADS is unset: twice
- * the CPU count, at most 16. llvmpipe defaults to one per CPU. On the 2-core
- * machines of bench/README.md a training step of the compact model took
- * about 300 ms with 4 threads against 348 ms with 2, because the JavaScript
- * that records the dispatches shares the cores with them. Other adapters
- * ignore the variable.
+ * Sets LP_NUM_THREADS, the thread count of Mesa's llvmpipe rasterizer, to
+ * twice the CPU count (at most 16) when it is unset, and returns the value
+ * in effect. llvmpipe's own default is one thread per CPU; on 2 cores a
+ * compact training step (bench/step.ts) took about 15 % less time with 4.
+ * Other adapters ignore the variable.
  */
 function defaultLlvmpipeThreads(): string | null {
   const deno = (globalThis as {
@@ -127,8 +126,8 @@ function defaultLlvmpipeThreads(): string | null {
   }).Deno;
   if (!deno) return null;
   try {
-    const given = deno.env.get("LP_NUM_THREADS");
-    if (given !== undefined) return given;
+    const preset = deno.env.get("LP_NUM_THREADS");
+    if (preset !== undefined) return preset;
     const threads = String(Math.min(16, 2 * navigator.hardwareConcurrency));
     deno.env.set("LP_NUM_THREADS", threads);
     return threads;
