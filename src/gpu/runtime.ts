@@ -126,8 +126,8 @@ function defaultLlvmpipeThreads(): string | null {
   }).Deno;
   if (!deno) return null;
   try {
-    const preset = deno.env.get("LP_NUM_THREADS");
-    if (preset !== undefined) return preset;
+    const fromEnvironment = deno.env.get("LP_NUM_THREADS");
+    if (fromEnvironment !== undefined) return fromEnvironment;
     const threads = String(Math.min(16, 2 * navigator.hardwareConcurrency));
     deno.env.set("LP_NUM_THREADS", threads);
     return threads;
