@@ -113,9 +113,9 @@ function frameIndex(record: ClipRecord, frameNumber: number): number {
 }
 
 /**
- * The frames among which the apex is estimated when a clip has none: up to
- * `count` frame indices spread evenly over the central half of the onset to
- * offset span (the onset alone when the span is empty).
+ * Returns the frame indices among which the apex of a clip without one is
+ * estimated: up to `count`, spread evenly over the central half of the span
+ * from onset to offset (the onset alone when the span is empty).
  */
 export function apexCandidateFrames(
   record: ClipRecord,

@@ -209,7 +209,7 @@ Deno.test({
       assert.equal(fold0.synthetic, true);
 
       // --name never reuses an existing run folder, and leaves it intact.
-      const taken = await deno([
+      const existing = await deno([
         "experiments/train.ts",
         "smic",
         "--data",
@@ -220,9 +220,9 @@ Deno.test({
         "--name",
         runName,
       ]);
-      assert.equal(taken.code, 1);
+      assert.equal(existing.code, 1);
       assert.match(
-        taken.stderr,
+        existing.stderr,
         /\(--name\) already exists; continue it with --resume/,
       );
       assert.ok(Deno.statSync(join(runDir, "metrics.json")).isFile);
