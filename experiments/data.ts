@@ -9,6 +9,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { UsageError } from "../src/util/cli.ts";
 import { z } from "zod";
 import {
   DatasetError,
@@ -63,9 +64,6 @@ const synthOptionsSchema = z.object({
     .transform(Number).refine((n) => n >= 16, "--size must be at least 16 px"),
   overwrite: z.boolean(),
 });
-
-/** Raised for invalid command-line input; printed with the usage. */
-class UsageError extends Error {}
 
 function parseOrThrow<T extends z.ZodType>(
   schema: T,

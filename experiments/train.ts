@@ -234,7 +234,7 @@ async function createRun(
  * clips for leave-one-subject-out, and a --fold index it does not have.
  */
 function checkFolds(
-  wanted: number[] | undefined,
+  requestedFolds: number[] | undefined,
   subjects: string[],
   smoke: boolean,
 ): void {
@@ -247,7 +247,7 @@ function checkFolds(
     );
   }
   const count = losoFolds(subjects).length;
-  for (const k of wanted ?? []) {
+  for (const k of requestedFolds ?? []) {
     if (k >= count) {
       throw new Error(
         `--fold ${k} does not exist: ${
